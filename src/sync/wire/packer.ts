@@ -1,0 +1,63 @@
+/**
+ * Per-channel datagram batching (spec §1.4): messages are appended back to back into one buffer
+ * of `maxPayload` bytes (= MTU − 28 for UDP/multicast, MTU − 40 for TCP); a message goes in only
+ * if `buffered + len < maxPayload` (conntrackd's strict rule), so a datagram carries at most
+ * maxPayload − 1 bytes. One buffer is reused; the sink gets a fresh copy it may keep.
+ */
+import { WireEncodeError } from './errors';
+
+export class DatagramPacker {
+  private readonly buf: Buffer;
+  private used = 0;
+  private reserved = 0;
+  /** Datagrams handed to the sink, for channel stats. */
+  datagrams = 0;
+
+  constructor(
+    readonly maxPayload: number,
+    private readonly sink: (datagram: Buffer) => void,
+  ) {
+    if (!Number.isInteger(maxPayload) || maxPayload < 9 || maxPayload > 65536) {
+      throw new WireEncodeError(`invalid maxPayload ${maxPayload}`);
+    }
+    this.buf = Buffer.allocUnsafe(maxPayload);
+  }
+
+  /**
+   * Space for one message of exactly len bytes; flushes first if it would not fit. A message that
+   * can never fit (len >= maxPayload) is a WireEncodeError — conntrackd loops forever there.
+   * Write the message at buf[off, off + len) and then call commit(len).
+   */
+  reserve(len: number): { buf: Buffer; off: number } {
+    if (len <= 0 || len >= this.maxPayload) {
+      throw new WireEncodeError(`message of ${len} bytes can never fit a ${this.maxPayload}-byte datagram buffer`);
+    }
+    if (this.used + len >= this.maxPayload) this.flush();
+    this.reserved = len;
+    return { buf: this.buf, off: this.used };
+  }
+
+  /** Accepts the message written after reserve(); len must not exceed the reserved size. */
+  commit(len: number): void {
+    if (len < 0 || len > this.reserved) {
+      throw new WireEncodeError(`commit(${len}) exceeds the reserved ${this.reserved} bytes`);
+    }
+    this.used += len;
+    this.reserved = 0;
+  }
+
+  /** Sends the buffered messages as one datagram (no-op when empty). */
+  flush(): void {
+    if (this.used === 0) return;
+    const out = Buffer.allocUnsafe(this.used);
+    this.buf.copy(out, 0, 0, this.used);
+    this.used = 0;
+    this.datagrams++;
+    this.sink(out);
+  }
+
+  /** Bytes buffered, not yet flushed. */
+  get pending(): number {
+    return this.used;
+  }
+}

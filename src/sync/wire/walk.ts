@@ -1,0 +1,80 @@
+/**
+ * Per-datagram validation walk, in conntrackd's order (spec §1.5, channel_handler_routine +
+ * do_channel_handler_step). Pure: no I/O, never throws on any input.
+ */
+import { NET_F, NET_T, NETHDR_ACK_SIZE, NETHDR_SIZE, PROTOCOL_VERSION } from './constants';
+import type { NetHeader } from './header';
+import type { WireRxStats } from './stats';
+
+export type OnMessage = (h: NetHeader, buf: Buffer, bodyOff: number, bodyEnd: number) => void;
+
+const ACK_FORM_FLAGS = NET_F.ACK | NET_F.NACK | NET_F.RESYNC;
+
+/**
+ * Walks the messages of one datagram buf[off, end). For each message that passes the size checks
+ * and the version check, calls onMessage with the header and the body range (after the 8- or
+ * 16-byte header, up to off + len). A size error stops the walk (rest of the datagram lost, as in
+ * conntrackd); a wrong version skips only that message. The type check (> 5 → bad type) and the
+ * payload parse are the caller's, after its sync-mode `recv` (§1.5 step 6): see message.ts.
+ *
+ * If onMessage throws, the exception propagates (it is the caller's bug, not bad input).
+ */
+export function walkDatagram(buf: Buffer, off: number, end: number, stats: WireRxStats, onMessage: OnMessage): void {
+  stats.datagrams++;
+  if (end > buf.length) end = buf.length;
+  if (off < 0) off = 0;
+  stats.bytes += end > off ? end - off : 0;
+  let p = off;
+  while (p < end) {
+    const remain = end - p;
+    if (remain < NETHDR_SIZE) {
+      stats.truncated++;
+      stats.malformed++;
+      return;
+    }
+    const b0 = buf[p]!;
+    const type = b0 & 0x0f;
+    const flags = buf[p + 1]!;
+    const len = (buf[p + 2]! << 8) | buf[p + 3]!;
+    if (len === 0 || len > remain) {
+      stats.badSize++;
+      stats.malformed++;
+      return;
+    }
+    const ack = type === NET_T.CTL && (flags & ACK_FORM_FLAGS) !== 0;
+    if (ack) {
+      if (remain < NETHDR_ACK_SIZE) {
+        stats.truncated++;
+        stats.malformed++;
+        return;
+      }
+      if (len < NETHDR_ACK_SIZE) {
+        stats.badSize++;
+        stats.malformed++;
+        return;
+      }
+    } else if (len < NETHDR_SIZE) {
+      stats.badSize++;
+      stats.malformed++;
+      return;
+    }
+    stats.messages++;
+    const version = b0 >>> 4;
+    if (version !== PROTOCOL_VERSION) {
+      stats.badVersion++;
+      stats.malformed++;
+    } else {
+      const h: NetHeader = {
+        version,
+        type,
+        flags,
+        len,
+        seq: buf.readUInt32BE(p + 4),
+        from: ack ? buf.readUInt32BE(p + 8) : 0,
+        to: ack ? buf.readUInt32BE(p + 12) : 0,
+      };
+      onMessage(h, buf, p + (ack ? NETHDR_ACK_SIZE : NETHDR_SIZE), p + len);
+    }
+    p += len;
+  }
+}
