@@ -10,6 +10,7 @@
  * The addon (native/nlsock.cc, built by `npm run build:native`) is loaded lazily so code that
  * only uses the fake (unit tests) needs no compiled binary.
  */
+import path from 'node:path';
 import { CtsyncError } from '../core/errors';
 
 export const NETLINK_NETFILTER = 12;
@@ -103,17 +104,27 @@ let nativeModule: NativeModule | undefined;
 /** Loads build/Release/nlsock.node; a missing build is one clear error, not a crash later. */
 export function loadNative(): NativeModule {
   if (nativeModule) return nativeModule;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    nativeModule = require('../../build/Release/nlsock.node') as NativeModule;
-  } catch (cause) {
-    throw new CtsyncError(
-      'CTSYNC_ERR_NATIVE_MISSING',
-      'netlink addon build/Release/nlsock.node not loadable; run `npm run build:native`',
-      { cause },
-    );
+  // src/netlink/ when run from source, dist/src/netlink/ when compiled: the addon lives in the
+  // package root's build/Release either way.
+  const candidates = [
+    path.join(__dirname, '..', '..', 'build', 'Release', 'nlsock.node'),
+    path.join(__dirname, '..', '..', '..', 'build', 'Release', 'nlsock.node'),
+  ];
+  let cause: unknown;
+  for (const file of candidates) {
+    try {
+      nativeModule = require(file) as NativeModule;
+      return nativeModule;
+    } catch (e) {
+      cause ??= e;
+      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') break;
+    }
   }
-  return nativeModule;
+  throw new CtsyncError(
+    'CTSYNC_ERR_NATIVE_MISSING',
+    'netlink addon build/Release/nlsock.node not loadable; run `npm run build:native`',
+    { cause },
+  );
 }
 
 /** AF_UNIX SOCK_DGRAM sendto (sd_notify); '@name' is an abstract socket. Throws on error. */
