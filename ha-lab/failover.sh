@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# One fail-over experiment on a fresh lab; prints one JSON line (prefixed RESULT) and exits 0 when
+# every connection survived on the same socket, 1 when some did not, 2 on a harness error.
+#
+#   failover.sh [--conns N] [--interval MS] [--after S] [--mode sync|nosync|nocommit]
+#               [--driver script|keepalived] [--ipv6] [--keep] [--report FILE]
+#
+#   --mode sync      sync daemon on both firewalls, fwB commits on take-over (expected: pass)
+#          nosync    no sync daemon at all                         (negative control: must fail)
+#          nocommit  daemon on both, fwB takes the VIPs, no commit  (negative control: must fail)
+#   --driver script      this script moves the VIPs and runs the primary sequence on fwB
+#            keepalived  keepalived (VRRPv3) on both; its notify hook runs the primary sequence
+#   --keep           leave the lab up afterwards (default: torn down, also on error/interrupt)
+#
+# Environment: SYNC_DAEMON (conntrackd|ctsyncd), HL_PREFIX, HL_FW (nft|iptables): see lib.sh.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lab.sh
+source "$HERE/lab.sh"
+
+conns=1 interval=100 after=6 mode=sync driver=script ipv6=0 keep=0 report=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --conns) conns=$2; shift ;;
+    --interval) interval=$2; shift ;;
+    --after) after=$2; shift ;;
+    --mode) mode=$2; shift ;;
+    --driver) driver=$2; shift ;;
+    --ipv6) ipv6=1 ;;
+    --keep) keep=1 ;;
+    --report) report=$2; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+case "$mode" in sync|nosync|nocommit) ;; *) echo "bad --mode" >&2; exit 2 ;; esac
+case "$driver" in script|keepalived) ;; *) echo "bad --driver" >&2; exit 2 ;; esac
+[ "$driver" = keepalived ] && [ "$mode" != sync ] && { echo "keepalived driver runs --mode sync" >&2; exit 2; }
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ "$keep" = 0 ]; then lab_down >/dev/null 2>&1 || true; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Poll $1 (a shell condition) every 50 ms for at most $2 seconds.
+wait_for() {
+  local cond=$1 secs=$2 i
+  for i in $(seq 1 $((secs * 20))); do
+    if eval "$cond"; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+# Entries for the lab's server port in fwB's external cache (what fwA replicated to it).
+ext_count() {
+  dctl B -e 2>/dev/null | grep -c "dport=$SERVER_PORT " || true
+}
+kernel_count() { # $1 = A|B: kernel conntrack entries for the server port
+  nsx "${FW_NS[$1]}" conntrack -L -p tcp --orig-port-dst "$SERVER_PORT" 2>/dev/null | grep -c . || true
+}
+vip_count() { # $1 = A|B
+  ip -n "${FW_NS[$1]}" -o addr show | grep -cE " ($LAN_VIP|$WAN_VIP)/" || true
+}
+
+lab_down >/dev/null 2>&1 || true
+lab_up
+if [ "$mode" != nosync ]; then
+  daemon start A
+  daemon start B
+fi
+if [ "$driver" = keepalived ]; then
+  vip del A
+  keepalived_ctl start A
+  wait_for '[ "$(vip_count A)" = 2 ]' 15 || die "keepalived on fwA did not take the VIPs"
+  keepalived_ctl start B
+  sleep 1 # fwB settles as BACKUP (its notify_backup runs -t and -n)
+  [ "$(vip_count B)" = 0 ] || die "fwB holds VIPs while fwA is master"
+fi
+
+target=$SERVER_IP
+[ "$ipv6" = 1 ] && target=$SERVER_IP6
+start_bg "$NS_SERVER" "$HL_RUN/server.log" "$HL_RUN/server.pid" \
+  node "$HERE/traffic.js" server --host "$target" --port "$SERVER_PORT" --lifetime 300
+wait_for 'grep -q LISTENING "$HL_RUN/server.log"' 10 || die "traffic server did not start"
+
+rm -f "$HL_RUN/client.ready" "$HL_RUN/client.report"
+start_bg "$NS_CLIENT" "$HL_RUN/client.log" "$HL_RUN/client.pid" \
+  node "$HERE/traffic.js" client --target "$target" --port "$SERVER_PORT" --conns "$conns" \
+  --interval "$interval" --after "$after" --max-run 60 --drain-ms 3000 \
+  --ready-file "$HL_RUN/client.ready" --report "$HL_RUN/client.report"
+client_pid=$(cat "$HL_RUN/client.pid")
+wait_for '[ -s "$HL_RUN/client.ready" ]' 30 || { cat "$HL_RUN/client.log" >&2; die "client not ready"; }
+ready_ms=$(cat "$HL_RUN/client.ready")
+log "$conns connection(s) established through fwA"
+
+# Sync lag: from "all connections established" (client) to "all of them in fwB's external cache".
+sync_lag_ms=null ext_entries=0
+if [ "$mode" != nosync ]; then
+  if wait_for '[ "$(ext_count)" -ge "$conns" ]' 15; then
+    sync_lag_ms=$(($(now_ms) - ready_ms))
+  fi
+  ext_entries=$(ext_count)
+  log "fwB external cache: $ext_entries entries (sync lag ${sync_lag_ms} ms)"
+fi
+sleep 1 # a second of steady traffic before the failure
+
+# ---- fwA dies ------------------------------------------------------------------------------
+fail_ms=$(now_ms)
+kill -USR1 "$client_pid"
+links down A
+[ "$mode" != nosync ] && daemon kill A
+[ "$driver" = keepalived ] && keepalived_ctl stop A
+log "fwA is down"
+
+commit_ms=null promote_ms=null
+if [ "$driver" = script ]; then
+  vip add B
+  if [ "$mode" = sync ]; then
+    # The primary branch of primary-backup.sh (spec §5.4): commit, flush internal, resync, bulk.
+    t=$(now_ms)
+    dctl B -c >/dev/null
+    commit_ms=$(($(now_ms) - t))
+    dctl B -f internal >/dev/null
+    dctl B -R >/dev/null
+    dctl B -B >/dev/null
+  fi
+  promote_ms=$(($(now_ms) - fail_ms))
+else
+  if wait_for '[ -s "$HL_RUN/fwB/notify-primary.done" ]' 20; then
+    promote_ms=$(($(now_ms) - fail_ms))
+    commit_ms=$(sed -nE 's/.*commit_ms=([0-9]+).*/\1/p' "$HL_RUN/fwB/notify-primary.done")
+  else
+    log "keepalived on fwB did not complete notify_master"
+  fi
+fi
+log "fwB promoted in ${promote_ms} ms (commit ${commit_ms} ms)"
+committed=$(kernel_count B)
+
+wait_for '! kill -0 "$client_pid" 2>/dev/null' $((after + 15)) || die "client did not finish"
+[ -s "$HL_RUN/client.report" ] || { cat "$HL_RUN/client.log" >&2; die "no client report"; }
+
+result=$(node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const [daemon, mode, driver, fw, ipv6, lag, ext, committed, commitMs, promoteMs] = process.argv.slice(2);
+  const n = (v) => (v === "null" ? null : Number(v));
+  const out = {
+    daemon: mode === "nosync" ? null : daemon, mode, driver, firewall: fw, ipv6: ipv6 === "1",
+    conns: r.conns, connected: r.connected, survived: r.survived, resets: r.resets, closed: r.closed,
+    stalled: r.stalled, gaps: r.gaps, dups: r.dups, sent: r.sent, echoed: r.echoed,
+    outageMaxMs: r.survivedOutageMs.max, outageP50Ms: r.survivedOutageMs.p50,
+    syncLagMs: n(lag), externalEntries: n(ext), committedEntries: n(committed),
+    commitMs: n(commitMs), promoteMs: n(promoteMs),
+    pass: r.conns > 0 && r.survived === r.conns,
+  };
+  process.stdout.write(JSON.stringify(out));
+' "$HL_RUN/client.report" "$SYNC_DAEMON" "$mode" "$driver" "$HL_FW" "$ipv6" "$sync_lag_ms" \
+  "$ext_entries" "$committed" "$commit_ms" "$promote_ms")
+[ -n "$report" ] && cp "$HL_RUN/client.report" "$report"
+echo "RESULT $result"
+if grep -q '"pass":true' <<<"$result"; then exit 0; else exit 1; fi
