@@ -9,3 +9,4 @@ export { attrSpace } from './options';
 export * from './packer';
 export * from './stats';
 export * from './walk';
+export * from './format';
