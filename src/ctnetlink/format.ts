@@ -36,6 +36,11 @@ export interface FormatOpts {
   labelNames?: ReadonlyMap<number, string>;
   /** Current time in seconds since the epoch, for delta-time (nf_conntrack_timestamp on). */
   nowSec?: number;
+  /**
+   * Events only: nlmsg_pid of the event. conntrack -E appends " [USERSPACE] portid=N" when it
+   * is non-zero (the change was made through ctnetlink by that socket).
+   */
+  portid?: number;
 }
 
 function pad8(s: string): string {
@@ -128,6 +133,39 @@ export function formatConntrackLine(flow: Flow, opts: FormatOpts = {}): string {
     }
     s += `labels=${names.join(',')} `;
   }
+  s = s.slice(0, -1);
+  if (opts.portid) s += ` [USERSPACE] portid=${opts.portid}`;
+  return s;
+}
+
+function l4Exp(t: Tuple, ref: Tuple): string {
+  // the expectation printer picks the port format from the expected tuple's protocol
+  return l4({ ...t, proto: ref.proto });
+}
+
+/**
+ * One line in `conntrack -L expect` format (libnetfilter_conntrack expect snprintf_default):
+ * "<timeout> proto=<n> <tuple> mask-src=.. mask-dst=.. <mask ports> master-src=.. master-dst=..
+ * <master ports> [zone=..] [flags] class=.. helper=..".
+ */
+export function formatExpectationLine(exp: Expectation): string {
+  let s = '';
+  if (exp.timeout !== undefined) s += `${exp.timeout} `;
+  s += `proto=${exp.tuple.proto} `;
+  s += addrs(exp.tuple) + l4(exp.tuple);
+  s += `mask-src=${formatAddr(exp.mask.src)} mask-dst=${formatAddr(exp.mask.dst)} ${l4Exp(exp.mask, exp.tuple)}`;
+  s += `master-src=${formatAddr(exp.master.src)} master-dst=${formatAddr(exp.master.dst)} ${l4(exp.master)}`;
+  if (exp.zone !== undefined) s += `zone=${exp.zone} `;
+  if (exp.flags !== undefined && exp.flags !== 0) {
+    const names: string[] = [];
+    if (exp.flags & 0x1) names.push('PERMANENT');
+    if (exp.flags & 0x2) names.push('INACTIVE');
+    if (exp.flags & 0x4) names.push('USERSPACE');
+    if (names.length > 0) s += `${names.join(',')} `;
+  }
+  if (exp.class !== undefined) s += `class=${exp.class} `;
+  if (exp.helper !== undefined) s += `helper=${exp.helper} `;
+  if (exp.fn !== undefined) s += `fn=${exp.fn} `;
   return s.slice(0, -1);
 }
 
