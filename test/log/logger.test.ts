@@ -25,7 +25,7 @@ t.test('readable output on a TTY', async (t) => {
   const d = sink(true);
   const log = createLogger({ destination: d });
   log.warn({ code: 'ENOBUFS', note: 'a b' }, 'send failed');
-  t.match(d.lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} WARN  send failed code=ENOBUFS note="a b"\n$/);
+  t.match(d.lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} WARN {2}send failed code=ENOBUFS note="a b"\n$/);
   t.equal(formatReadable('not json'), 'not json\n');
   t.match(formatReadable(JSON.stringify({ level: 50, time: 0, msg: 'x', err: { message: 'boom', stack: 's' } })), /ERROR x err="boom"/);
 });
