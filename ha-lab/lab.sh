@@ -190,9 +190,11 @@ fw_up() { # $1 = A|B
   # tcp_loose=0: a mid-stream TCP packet without a conntrack entry is INVALID (dropped), not a new
   # connection. With the default 1 the backup would silently adopt the flows and pass without sync.
   nsx "$ns" sysctl -qw net.netfilter.nf_conntrack_tcp_loose="$HL_TCP_LOOSE"
-  # Unsolicited NA when an IPv6 address (a VIP) is added, so neighbours learn the new holder.
+  # Unsolicited NA when an IPv6 address (a VIP) is added, so neighbours learn the new holder: the
+  # kernel sends it on DAD completion when ndisc_notify=1; with accept_dad=0 that is immediate.
+  # (An address added with "nodad" skips that path and sends nothing.)
   nsx "$ns" sysctl -qw net.ipv6.conf.all.ndisc_notify=1 net.ipv6.conf.lan0.ndisc_notify=1 \
-    net.ipv6.conf.wan0.ndisc_notify=1
+    net.ipv6.conf.wan0.ndisc_notify=1 net.ipv6.conf.lan0.accept_dad=0 net.ipv6.conf.wan0.accept_dad=0
   gen_conntrackd_conf "$x" >"$d/conntrackd.conf"
   gen_keepalived_conf "$x" >"$d/keepalived.conf"
   printf 'DAEMON_BIN=%q\nDAEMON_CONF=%q\nDAEMON_NS=%q\nDAEMON_DIR=%q\n' \
@@ -332,8 +334,8 @@ vip() { # add|del A|B
     add)
       ip -n "$ns" addr replace "$LAN_VIP/24" dev lan0
       ip -n "$ns" addr replace "$WAN_VIP/24" dev wan0
-      ip -n "$ns" addr replace "$LAN_VIP6/64" dev lan0 nodad
-      ip -n "$ns" addr replace "$WAN_VIP6/64" dev wan0 nodad
+      ip -n "$ns" addr replace "$LAN_VIP6/64" dev lan0
+      ip -n "$ns" addr replace "$WAN_VIP6/64" dev wan0
       garp "$2"
       ;;
     del)
