@@ -1,0 +1,4 @@
+export * from './cache';
+export * from './merge';
+export * from './object';
+export * from './stats';

@@ -1,0 +1,66 @@
+/**
+ * Cache objects (spec §5.1/§5.2): one per conntrack/expectation key. The sync queues link them
+ * intrusively (src/sync/queue.ts), so an object carries its own queue links and is in at most
+ * one queue at a time.
+ */
+import type { QNode } from '../sync/queue';
+
+/** Object status; the wire type is derived from it at send time (spec §2.1). */
+export const ObjStatus = {
+  NEW: 0,
+  ALIVE: 1,
+  DEAD: 2,
+} as const;
+export type ObjStatus = (typeof ObjStatus)[keyof typeof ObjStatus];
+
+export type ObjKind = 'ct' | 'exp';
+
+export interface CacheObject<T> extends QNode {
+  readonly kind: ObjKind;
+  readonly key: string;
+  /** The cached Flow or Expectation; mutated in place by UPDATE merges. */
+  data: T;
+  status: ObjStatus;
+  /** Clock ms when the object was created in the cache ("active since", spec §5.5). */
+  created: number;
+  /** Clock ms of the last NEW/UPDATE applied (commit timeout arithmetic, ALARM expiry). */
+  lastUpdate: number;
+  /** Seq of the last message that carried this object (FTFW resend bookkeeping); -1 = never. */
+  seq: number;
+  /**
+   * Monotonic ms at which the kernel event that queued this object was read (sync-lag metric);
+   * the oldest pending event wins while the object waits, 0 = none pending.
+   */
+  eventAt: number;
+  /** Clock ms when the object was last handed to the channel (oldest-unacked metric). */
+  sentAt: number;
+  /** False once the cache has dropped it (replaced by a NEW, flushed, or released). */
+  inCache: boolean;
+  /** ALARM refresh deadline (clock ms), 0 = none. */
+  refreshAt: number;
+  /** ALARM external expiry list: set by ExternalCache when expiry is tracked. */
+  expireAt: number;
+  /** Position in the ALARM refresh heap, -1 = not in it. */
+  heapIdx: number;
+}
+
+export function newCacheObject<T>(kind: ObjKind, key: string, data: T, now: number): CacheObject<T> {
+  return {
+    qPrev: null,
+    qNext: null,
+    qOwner: null,
+    kind,
+    key,
+    data,
+    status: ObjStatus.NEW,
+    created: now,
+    lastUpdate: now,
+    seq: -1,
+    eventAt: 0,
+    sentAt: 0,
+    inCache: true,
+    refreshAt: 0,
+    expireAt: 0,
+    heapIdx: -1,
+  };
+}

@@ -1,0 +1,2 @@
+export * from './exp-filter';
+export * from './flow-filter';

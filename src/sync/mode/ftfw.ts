@@ -1,0 +1,563 @@
+/**
+ * FTFW, conntrackd's reliable mode (spec §4.2), as a pure state machine.
+ *
+ * Wire behaviour is conntrackd 1.4.7's: one seq per message (data and control), ACK every
+ * ACKWindowSize in-sequence messages, ALIVE/ACK 1 s after the last transmit pass, NACK on a gap,
+ * state-based resend from a bounded resend queue with fresh seqs, HELLO/HELLO_BACK with resend
+ * queue flush, RESYNC → bulk of the internal cache.
+ *
+ * Improvements (all local decisions; every message stays one conntrackd accepts):
+ *  - startup RESYNC that is retried (1 s, doubling, capped at resyncRetryMaxMs) until a peer
+ *    acknowledges it (conntrackd sends one, often before the peer listens; spec §9);
+ *  - per-sender receive tracking when the authenticated envelope gives sender ids
+ *    (`perSender`): one RxTracker per peer, ACK/NACK carry the target node id in a 4-byte
+ *    trailer (len 20; conntrackd would ignore it), and resend-queue entries are released once
+ *    every live peer has acknowledged them (spec §4.6 fixed);
+ *  - tail-loss detection ≤ 200 ms: after a transmit pass that sent data, if it stays
+ *    unacknowledged an ALIVE (or pending ACK) probe goes out after `probeMs` of idleness (then
+ *    2×, 4×, up to maxProbes); the probe consumes a seq, so a receiver that lost the tail sees
+ *    the gap and NACKs at once. The receiver side ACKs a window holding data after `ackDelayMs`
+ *    of receive idleness instead of waiting for 300 messages or the 1 s tick. Windows with only
+ *    ACK/ALIVE are still acknowledged on the 1 s tick, so idle links keep conntrackd's 1/s ACK
+ *    ping-pong instead of a fast one;
+ *  - a HELLO period flushes the resend queue once (when it starts), not on every message of it,
+ *    so our answer to a restarted peer's RESYNC survives until acknowledged;
+ *  - gap counts are real (s − last − 1); conntrackd's off-by-two figure is kept separately.
+ *
+ * Timing defaults: ACK delay 30 ms, probes at 80/160/320 ms, ALIVE 1 s; so a lost tail is
+ * NACKed ~80 ms + RTT after the burst, and data is acknowledged ~30 ms + RTT after it arrives.
+ */
+import type { Clock } from '../../core/clock';
+import { seqAdd, seqAfter, seqBefore } from '../../core/seq';
+import { ObjStatus } from '../../cache/object';
+import { NET_F } from '../wire/constants';
+import type { NetHeader } from '../wire/header';
+import { LinkedQueue } from '../queue';
+import { earliest, ModeBase } from './base';
+import { SeqState, type RxTracker } from './tracker';
+import type { ModeHost, RecvVerdict, SyncMode, TxItem } from './types';
+
+export interface FtfwOptions {
+  /** ACKWindowSize (spec §7.1), default 300. */
+  ackWindow: number;
+  /** ResendQueueSize (spec §7.1), default 131072. */
+  resendQueueSize: number;
+  /** ALIVE/ACK timer, fixed 1 s in conntrackd. */
+  aliveMs: number;
+  /** ACK a received data window after this much receive idleness; 0 = conntrackd behaviour. */
+  ackDelayMs: number;
+  /** First tail-loss probe after a data pass; 0 = off (conntrackd behaviour). */
+  probeMs: number;
+  maxProbes: number;
+  /** Ask peers for their state at start (StartupResync, but retried until answered). */
+  startupResync: boolean;
+  resyncRetryMs: number;
+  resyncRetryMaxMs: number;
+  /** A lone node (no peer answers) becomes ready after this long. */
+  readyTimeoutMs: number;
+  /** After our RESYNC is acknowledged, ready once the peer's bulk stops (this much idle). */
+  readyIdleMs: number;
+  /** One tracker per sender node id (requires the envelope); false = conntrackd's single one. */
+  perSender: boolean;
+  /** Our node id (per-sender mode: ACK/NACK target matching). */
+  nodeId: number;
+  /** Per-sender mode: a peer silent this long no longer holds back resend-queue releases. */
+  peerTimeoutMs: number;
+}
+
+export const DEFAULT_FTFW_OPTIONS: Readonly<FtfwOptions> = Object.freeze({
+  ackWindow: 300,
+  resendQueueSize: 131072,
+  aliveMs: 1000,
+  ackDelayMs: 30,
+  probeMs: 80,
+  maxProbes: 3,
+  startupResync: true,
+  resyncRetryMs: 1000,
+  resyncRetryMaxMs: 4000,
+  readyTimeoutMs: 3000,
+  readyIdleMs: 200,
+  perSender: false,
+  nodeId: 0,
+  peerTimeoutMs: 10000,
+});
+
+const HelloState = { INIT: 0, SAY: 1, DONE: 2 } as const;
+type HelloState = (typeof HelloState)[keyof typeof HelloState];
+
+/** Bytes of the per-sender ACK/NACK trailer (target node id). */
+export const TARGET_TRAILER = 4;
+
+export class FtfwMode extends ModeBase implements SyncMode {
+  readonly name = 'ftfw' as const;
+  readonly opts: FtfwOptions;
+  private readonly rs = new LinkedQueue<TxItem>('rsqueue');
+  private hello: HelloState = HelloState.INIT;
+  private sayHelloBack = false;
+
+  private aliveAt: number;
+  private probeAt = 0;
+  private probeCount = 0;
+  /** Seq of the last data object sent; highest seq acknowledged (all peers). */
+  private lastDataSeq = 0;
+  private dataSent = false;
+  private highestAcked = 0;
+  private anyAcked = false;
+
+  private resyncWanted = false;
+  private resyncAt = 0;
+  private resyncBackoff: number;
+  private resyncAnsweredAt = 0;
+  private readonly startedAt: number;
+  private isReady = false;
+
+  constructor(clock: Clock, host: ModeHost, opts: Partial<FtfwOptions> = {}) {
+    const o = { ...DEFAULT_FTFW_OPTIONS, ...opts };
+    super(clock, host, o.ackWindow);
+    this.opts = o;
+    const now = clock.now();
+    this.startedAt = now;
+    this.aliveAt = now + o.aliveMs;
+    this.resyncBackoff = o.resyncRetryMs;
+    if (o.startupResync) this.requestResync();
+    else this.isReady = true; // nothing to wait for
+  }
+
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  get rsLength(): number {
+    return this.rs.length;
+  }
+
+  /** Resend queue contents for `-s rsqueue` (spec §5.7). */
+  rsEntries(): IterableIterator<TxItem> {
+    return this.rs[Symbol.iterator]();
+  }
+
+  /** Monotonic time the oldest unacknowledged message was sent, or undefined. */
+  oldestUnackedAt(): number | undefined {
+    return this.rs.head?.sentAt;
+  }
+
+  requestResync(): void {
+    this.resyncWanted = true;
+    this.resyncBackoff = this.opts.resyncRetryMs;
+    this.sendResync();
+  }
+
+  private sendResync(): void {
+    this.queueCtl(NET_F.RESYNC);
+    this.stats.resyncRequests++;
+    this.resyncAt = this.clock.now() + this.resyncBackoff;
+    this.resyncBackoff = Math.min(this.resyncBackoff * 2, this.opts.resyncRetryMaxMs);
+  }
+
+  // ---------------------------------------------------------------- transmit (spec §4.2)
+
+  private helloFlags(): number {
+    if (this.hello === HelloState.INIT) this.hello = HelloState.SAY;
+    let f = this.hello === HelloState.SAY ? NET_F.HELLO : 0;
+    if (this.sayHelloBack) {
+      f |= NET_F.HELLO_BACK;
+      this.sayHelloBack = false;
+    }
+    return f;
+  }
+
+  transmit(budget: number): number {
+    const now = this.clock.now();
+    let n = 0;
+    let data = false;
+    for (; n < budget; n++) {
+      const it = this.tx.shift();
+      if (!it) break;
+      const hf = this.helloFlags();
+      const seq = this.nextSeq();
+      this.stats.msgsSent++;
+      if (it.kind === 'ctl') {
+        this.host.emitCtl(it.flags | hf, seq, it.from, it.to, it.target);
+        this.stats.ctlSent++;
+        if (it.flags & NET_F.ALIVE) {
+          this.stats.alivesSent++;
+          continue; // ALIVE is not kept for retransmission
+        }
+        if (it.flags & NET_F.ACK) this.stats.acksSent++;
+        else if (it.flags & NET_F.NACK) this.stats.nacksSent++;
+        else if (it.flags & NET_F.RESYNC) this.stats.resyncsSent++;
+        it.seq = seq;
+        it.sentAt = now;
+        this.pushRs(it);
+      } else {
+        this.host.emitObject(it, hf, seq);
+        this.stats.dataSent++;
+        it.seq = seq;
+        it.sentAt = now;
+        this.lastDataSeq = seq;
+        this.dataSent = true;
+        data = true;
+        this.pushRs(it);
+      }
+    }
+    if (n > 0) {
+      // spec §4.2: after the pass the ALIVE timer is re-armed to 1 s.
+      this.aliveAt = now + this.opts.aliveMs;
+      if (data && this.opts.probeMs > 0) {
+        this.probeAt = now + this.opts.probeMs;
+        this.probeCount = 0;
+      }
+    }
+    return n;
+  }
+
+  private pushRs(it: TxItem): void {
+    if (this.rs.length >= this.opts.resendQueueSize) {
+      const old = this.rs.shift();
+      if (old) {
+        this.stats.rsOverflow++;
+        this.releaseItem(old);
+      }
+    }
+    this.rs.push(it);
+  }
+
+  private releaseItem(it: TxItem): void {
+    if (it.kind !== 'ctl') this.host.release(it);
+  }
+
+  // ---------------------------------------------------------------- receive (spec §4.2 recv)
+
+  onMessage(h: NetHeader, peer: number, target: number): RecvVerdict {
+    const now = this.clock.now();
+    const tr = this.tracker(peer);
+    const ps = tr.stats;
+    ps.msgsRecv++;
+    ps.bytesRecv += h.len;
+    ps.lastRecvAt = now;
+    if (this.opts.perSender && ps.msgsRecv === 1) {
+      // A newly seen peer needs nothing we sent before it appeared (it will RESYNC).
+      const last = this.lastSentSeq();
+      if (last !== undefined) {
+        tr.ackedTo = last;
+        tr.ackedSet = true;
+      }
+    }
+
+    if (h.flags & NET_F.HELLO_BACK && this.hello === HelloState.SAY) this.hello = HelloState.DONE;
+
+    let st: number;
+    if (h.flags & NET_F.HELLO) {
+      this.sayHelloBack = true;
+      if (!tr.helloing) {
+        tr.helloing = true;
+        ps.hellos++;
+        this.peerRestarted(tr);
+      }
+      if (tr.ackFromSet && seqBefore(h.seq, tr.ackFrom)) {
+        tr.window = this.windowSize - 1;
+        tr.ackFrom = h.seq;
+      }
+      st = SeqState.IN_SYNC;
+    } else {
+      tr.helloing = false;
+      st = tr.classify(h.seq);
+    }
+
+    if (st === SeqState.BEFORE) {
+      ps.before++;
+      this.stats.before++;
+      return 'drop';
+    }
+
+    const wasSet = tr.set;
+    const v = this.digest(h, tr, target);
+    if (v === 'bad') {
+      ps.badCtl++;
+      this.stats.badCtl++;
+      return 'drop';
+    }
+
+    if (st === SeqState.AFTER) {
+      const exp = seqAdd(tr.last, 1);
+      const missing = ((h.seq - exp) >>> 0);
+      ps.gaps++;
+      ps.lost += missing;
+      ps.lostConntrackd += missing + 2;
+      this.stats.lost += missing;
+      this.stats.lostConntrackd += missing + 2;
+      if (tr.ackFromSet) this.queueAckFor(tr, tr.ackFrom, (exp - 1) >>> 0);
+      this.queueCtl(NET_F.NACK, exp, (h.seq - 1) >>> 0, this.targetOf(tr));
+      ps.nacksSent++;
+      tr.window = this.windowSize - 1;
+      tr.ackFrom = h.seq;
+      tr.ackFromSet = true;
+    } else {
+      if (!tr.ackFromSet) {
+        tr.ackFrom = h.seq;
+        tr.ackFromSet = true;
+      }
+      if (--tr.window <= 0) {
+        this.queueAckFor(tr, tr.ackFrom, h.seq);
+        tr.window = this.windowSize;
+        tr.ackFromSet = false;
+        tr.pendingData = false;
+        tr.ackAt = 0;
+      }
+    }
+    tr.last = h.seq;
+    tr.set = true;
+    if (!wasSet && this.hello === HelloState.SAY && !(h.flags & NET_F.HELLO_BACK) && !(h.flags & NET_F.HELLO)) {
+      tr.uncertainStart = true;
+    }
+    if (v !== 'ctl-quiet' && tr.ackFromSet && this.opts.ackDelayMs > 0) {
+      tr.pendingData = true;
+      tr.ackAt = now + this.opts.ackDelayMs;
+    }
+    if (v === 'data') ps.dataRecv++;
+    return v === 'data' ? 'data' : 'ctl';
+  }
+
+  private targetOf(tr: RxTracker): number {
+    return this.opts.perSender ? tr.peer : 0;
+  }
+
+  private queueAckFor(tr: RxTracker, from: number, to: number): void {
+    this.queueCtl(NET_F.ACK, from, to, this.targetOf(tr));
+    tr.stats.acksSent++;
+  }
+
+  /**
+   * Control semantics (spec §4.2 digest). 'ctl' = control worth a prompt ACK (NACK, RESYNC),
+   * 'ctl-quiet' = ACK/ALIVE (acknowledged on the 1 s tick only).
+   */
+  private digest(h: NetHeader, tr: RxTracker, target: number): 'data' | 'ctl' | 'ctl-quiet' | 'bad' {
+    const f = h.flags;
+    if (h.type <= 5 && (f & ~(NET_F.HELLO | NET_F.HELLO_BACK)) === 0) return 'data';
+    if (h.type !== 10) return 'bad';
+    const forUs = !this.opts.perSender || target === 0 || target === this.opts.nodeId;
+    if (f & NET_F.ACK) {
+      if (seqBefore(h.to, h.from)) return 'bad';
+      if (!forUs) {
+        tr.stats.notForUs++;
+        return 'ctl-quiet';
+      }
+      tr.stats.acksRecv++;
+      this.stats.acksRecv++;
+      this.onAck(tr, h.from, h.to);
+      return 'ctl-quiet';
+    }
+    if (f & NET_F.NACK) {
+      if (seqBefore(h.to, h.from)) return 'bad';
+      if (!forUs) {
+        tr.stats.notForUs++;
+        return 'ctl-quiet';
+      }
+      tr.stats.nacksRecv++;
+      this.stats.nacksRecv++;
+      this.onNack(tr, h.from, h.to);
+      return 'ctl';
+    }
+    if (f & NET_F.RESYNC) {
+      tr.stats.resyncsRecv++;
+      this.stats.resyncsRecv++;
+      this.host.bulkRequested(tr.peer);
+      return 'ctl';
+    }
+    if (f & NET_F.ALIVE) return 'ctl-quiet';
+    return 'bad';
+  }
+
+  /** A peer (re)started: it has lost all context (spec §4.2 HELLO). */
+  private peerRestarted(tr: RxTracker): void {
+    if (this.opts.perSender) {
+      // Only this peer stops needing what we sent so far; others still may.
+      tr.ackedTo = this.lastSentSeq() ?? 0;
+      tr.ackedSet = true;
+      this.releaseAckedByAll();
+      return;
+    }
+    const n = this.rs.length;
+    this.rs.clear((it) => this.releaseItem(it));
+    this.stats.rsFlushed += n;
+  }
+
+  private onAck(tr: RxTracker, from: number, to: number): void {
+    const now = this.clock.now();
+    if (!this.anyAcked || seqAfter(to, this.highestAcked)) {
+      this.highestAcked = to;
+      this.anyAcked = true;
+    }
+    if (this.opts.perSender) {
+      if (!tr.ackedSet || seqAfter(to, tr.ackedTo)) {
+        tr.ackedTo = to;
+        tr.ackedSet = true;
+      }
+      this.releaseAckedByAll();
+      return;
+    }
+    // spec §4.2: skip entries before `from` (kept), remove [from, to], stop after `to`.
+    let it = this.rs.head;
+    while (it) {
+      const next = this.rs.next(it);
+      if (seqBefore(it.seq, from)) {
+        it = next;
+        continue;
+      }
+      if (seqAfter(it.seq, to)) break;
+      this.rs.remove(it);
+      this.acked(it, now);
+      it = next;
+    }
+  }
+
+  private acked(it: TxItem, now: number): void {
+    if (it.kind === 'ctl') {
+      if (it.flags & NET_F.RESYNC && this.resyncWanted) this.resyncDone(now);
+      return;
+    }
+    this.stats.acked++;
+    if (it.eventAt > 0) {
+      this.stats.lag.observe(now - it.eventAt);
+      it.eventAt = 0;
+    }
+    this.host.release(it);
+  }
+
+  /** Per-sender mode: release the resend-queue head while every live peer has acked it. */
+  private releaseAckedByAll(): void {
+    const now = this.clock.now();
+    let min = 0;
+    let any = false;
+    for (const t of this.trackers.values()) {
+      if (now - t.stats.lastRecvAt > this.opts.peerTimeoutMs) continue;
+      if (!t.ackedSet) return; // a live peer that acknowledged nothing yet needs everything
+      if (!any || seqBefore(t.ackedTo, min)) min = t.ackedTo;
+      any = true;
+    }
+    if (!any) return; // nobody listening: keep everything (conntrackd would too)
+    for (let it = this.rs.head; it && !seqAfter(it.seq, min); it = this.rs.head) {
+      this.rs.remove(it);
+      this.acked(it, now);
+    }
+  }
+
+  private onNack(tr: RxTracker, from: number, to: number): void {
+    // spec §4.2: entries in [from, to] go back to the tx queue; rebuilt from current state
+    // (objects) or re-sent with the same range (control), each with a new seq.
+    let it = this.rs.head;
+    let moved = 0;
+    while (it) {
+      const next = this.rs.next(it);
+      if (seqBefore(it.seq, from)) {
+        it = next;
+        continue;
+      }
+      if (seqAfter(it.seq, to)) break;
+      this.tx.push(it);
+      moved++;
+      it = next;
+    }
+    if (moved > 0) {
+      this.stats.resends += moved;
+      tr.stats.resends += moved;
+      this.host.txPending();
+    }
+  }
+
+  private resyncDone(now: number): void {
+    let uncertain = false;
+    for (const t of this.trackers.values()) {
+      if (t.uncertainStart) uncertain = true;
+      t.uncertainStart = false;
+    }
+    if (uncertain) {
+      // Our RESYNC reached the peer but we may have missed the head of its answer: ask once
+      // more now that tracking is established (duplicates are harmless: NEW replaces).
+      this.resyncBackoff = this.opts.resyncRetryMs;
+      this.sendResync();
+      return;
+    }
+    this.resyncWanted = false;
+    this.resyncAt = 0;
+    this.stats.resyncAnswered++;
+    this.resyncAnsweredAt = now;
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  nextTimerAt(): number {
+    let t = earliest(this.aliveAt, this.probeAt);
+    if (this.resyncWanted) t = earliest(t, this.resyncAt);
+    for (const tr of this.trackers.values()) t = earliest(t, tr.ackAt);
+    if (!this.isReady) t = earliest(t, this.readyCheckAt());
+    return t === 0 ? Number.POSITIVE_INFINITY : t;
+  }
+
+  private readyCheckAt(): number {
+    if (this.resyncAnsweredAt > 0) {
+      let last = this.resyncAnsweredAt;
+      for (const tr of this.trackers.values()) if (tr.stats.lastRecvAt > last) last = tr.stats.lastRecvAt;
+      return last + this.opts.readyIdleMs;
+    }
+    return this.startedAt + this.opts.readyTimeoutMs;
+  }
+
+  onTimer(now: number): void {
+    for (const tr of this.trackers.values()) {
+      if (tr.ackAt !== 0 && now >= tr.ackAt) {
+        tr.ackAt = 0;
+        if (tr.ackFromSet && tr.pendingData && tr.set) {
+          this.queueAckFor(tr, tr.ackFrom, tr.last);
+          this.stats.promptAcks++;
+          tr.ackFromSet = false;
+          tr.window = this.windowSize;
+        }
+        tr.pendingData = false;
+      }
+    }
+    if (this.probeAt !== 0 && now >= this.probeAt) {
+      this.probeAt = 0;
+      const unacked = this.dataSent && (!this.anyAcked || seqAfter(this.lastDataSeq, this.highestAcked));
+      if (unacked && this.rs.length > 0 && this.probeCount < this.opts.maxProbes) {
+        this.aliveTick();
+        this.stats.probesSent++;
+        this.probeCount++;
+        this.probeAt = now + this.opts.probeMs * 2 ** this.probeCount;
+      }
+    }
+    if (now >= this.aliveAt) {
+      this.aliveTick();
+      this.aliveAt = now + this.opts.aliveMs;
+      if (this.opts.perSender) this.releaseAckedByAll();
+    }
+    if (this.resyncWanted && this.resyncAt !== 0 && now >= this.resyncAt) this.sendResync();
+    if (!this.isReady && now >= this.readyCheckAt()) {
+      this.isReady = true;
+      this.host.readyChanged?.();
+    }
+  }
+
+  /** spec §4.2 ALIVE timer: ACK the open receive window(s), else send ALIVE. */
+  private aliveTick(): void {
+    let acked = false;
+    for (const tr of this.trackers.values()) {
+      if (tr.ackFromSet && tr.set) {
+        this.queueAckFor(tr, tr.ackFrom, tr.last);
+        tr.ackFromSet = false;
+        tr.pendingData = false;
+        tr.ackAt = 0;
+        acked = true;
+      }
+    }
+    if (!acked) this.queueCtl(NET_F.ALIVE);
+  }
+
+  /** For tests and `-s`: hello state name. */
+  get helloState(): 'init' | 'say' | 'done' {
+    return this.hello === HelloState.INIT ? 'init' : this.hello === HelloState.SAY ? 'say' : 'done';
+  }
+}
+
+/** Re-exported for the engine: DEAD objects are released after their last queue. */
+export { ObjStatus };
