@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 for pair in ip:iproute2 nft:nftables conntrack:conntrack conntrackd:conntrackd keepalived:keepalived \
-            tcpdump:tcpdump iptables:iptables promtool:prometheus systemd-analyze:systemd; do
+            tcpdump:tcpdump iptables:iptables promtool:prometheus systemd-analyze:systemd \
+            arping:iputils-arping; do
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need+=("$pkg")
 done
