@@ -26,7 +26,8 @@ export interface LoggerOptions {
   now?: () => number;
 }
 
-export type Logger = pino.Logger & {
+/** pino's Logger whose child() keeps rateLimited (pino's own child() type is generic over custom levels). */
+export type Logger = Omit<pino.Logger, 'child'> & {
   /** The logger if `key` has not logged within `intervalMs`, else undefined. Lines carry `suppressed: n` when some were dropped. */
   rateLimited(key: string, intervalMs: number): pino.Logger | undefined;
   child(bindings: pino.Bindings, options?: pino.ChildLoggerOptions): Logger;
@@ -78,7 +79,7 @@ export function formatReadable(line: string): string {
 }
 
 function augment(l: pino.Logger, gate: RateGate): Logger {
-  const out = l as Logger;
+  const out = l as unknown as Logger;
   const originalChild = l.child.bind(l);
   out.rateLimited = (key: string, intervalMs: number) => {
     const suppressed = gate.pass(key, intervalMs);
@@ -87,7 +88,7 @@ function augment(l: pino.Logger, gate: RateGate): Logger {
   };
   const child = (bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => augment(originalChild(bindings, options), gate);
   // pino's child() is generic over custom levels, which we never use
-  out.child = child as Logger['child'];
+  out.child = child;
   return out;
 }
 
