@@ -148,3 +148,85 @@ function udp(b: Buffer, p: number, ipEnd: number, family: 4 | 6, src: string, ds
   const end = ulen >= 8 ? Math.min(ipEnd, p + ulen) : ipEnd;
   return { family, src, dst, sport: b.readUInt16BE(p), dport: b.readUInt16BE(p + 2), payload: b.subarray(p + 8, end) };
 }
+
+export interface UdpToWrite {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  payload: Buffer;
+  tsUs?: number;
+}
+
+/**
+ * Writes a classic pcap (µs timestamps, little-endian) of UDP datagrams, for tests and for
+ * tools that emit ctsyncd traffic. Link type 1 (Ethernet), 113 (Linux cooked) or 276 (cooked v2);
+ * IPv4 or IPv6 by the address text. Checksums are left 0 (readers here do not check them).
+ */
+export function buildPcap(records: UdpToWrite[], linktype: 1 | 113 | 276 = LINKTYPE_ETHERNET): Buffer {
+  const parts: Buffer[] = [];
+  const gh = Buffer.alloc(24);
+  gh.writeUInt32LE(0xa1b2c3d4, 0);
+  gh.writeUInt16LE(2, 4);
+  gh.writeUInt16LE(4, 6);
+  gh.writeUInt32LE(262144, 16);
+  gh.writeUInt32LE(linktype, 20);
+  parts.push(gh);
+  let ts = 1_700_000_000_000_000;
+  for (const r of records) {
+    const v6 = r.src.includes(':');
+    const udp = Buffer.alloc(8);
+    udp.writeUInt16BE(r.sport, 0);
+    udp.writeUInt16BE(r.dport, 2);
+    udp.writeUInt16BE(8 + r.payload.length, 4);
+    let ip: Buffer;
+    if (v6) {
+      ip = Buffer.alloc(40);
+      ip[0] = 0x60;
+      ip.writeUInt16BE(8 + r.payload.length, 4);
+      ip[6] = 17;
+      ip[7] = 1;
+      ipv6Bytes(r.src).copy(ip, 8);
+      ipv6Bytes(r.dst).copy(ip, 24);
+    } else {
+      ip = Buffer.alloc(20);
+      ip[0] = 0x45;
+      ip.writeUInt16BE(28 + r.payload.length, 2);
+      ip[8] = 1;
+      ip[9] = 17;
+      Buffer.from(r.src.split('.').map(Number)).copy(ip, 12);
+      Buffer.from(r.dst.split('.').map(Number)).copy(ip, 16);
+    }
+    const et = v6 ? 0x86dd : 0x0800;
+    let l2: Buffer;
+    if (linktype === LINKTYPE_ETHERNET) {
+      l2 = Buffer.alloc(14);
+      l2.writeUInt16BE(et, 12);
+    } else if (linktype === LINKTYPE_LINUX_SLL) {
+      l2 = Buffer.alloc(16);
+      l2.writeUInt16BE(et, 14);
+    } else {
+      l2 = Buffer.alloc(20);
+      l2.writeUInt16BE(et, 0);
+    }
+    const frame = Buffer.concat([l2, ip, udp, r.payload]);
+    const rh = Buffer.alloc(16);
+    ts = r.tsUs ?? ts + 1000;
+    rh.writeUInt32LE(Math.floor(ts / 1e6), 0);
+    rh.writeUInt32LE(ts % 1e6, 4);
+    rh.writeUInt32LE(frame.length, 8);
+    rh.writeUInt32LE(frame.length, 12);
+    parts.push(rh, frame);
+  }
+  return Buffer.concat(parts);
+}
+
+function ipv6Bytes(text: string): Buffer {
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const words = [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const b = Buffer.alloc(16);
+  for (let i = 0; i < 8; i++) b.writeUInt16BE(Number.parseInt(words[i]!, 16), 2 * i);
+  return b;
+}

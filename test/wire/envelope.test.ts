@@ -14,7 +14,7 @@ t.test('seal/open round trip, header layout', async (t) => {
   const b = new Envelope({ nodeId: 8, keys: [K1], peers: [7] });
   const d = a.seal(payload);
   t.equal(d.length, payload.length + ENVELOPE_OVERHEAD);
-  t.equal(d.toString('hex', 0, 16), `ce5c0101${'00000007'}${'0000000000000064'}`);
+  t.equal(d.toString('hex', 0, 20), `ce5c000101000000${'00000007'}${'0000000000000064'}`);
   t.notOk(d.subarray(16).includes(payload), 'payload is encrypted');
   const o = b.open(d);
   t.same(o && { n: o.nodeId, p: o.payload.toString('hex') }, { n: 7, p: payload.toString('hex') });
@@ -35,16 +35,19 @@ t.test('drop reasons are counted before parsing', async (t) => {
   expectDrop(d.subarray(0, 20), 'tooShort');
   expectDrop(Buffer.concat([payload, Buffer.alloc(32)]), 'badMagic');
   const v = Buffer.from(d);
-  v[2] = 9;
+  v[3] = 9;
   expectDrop(v, 'badVersion');
+  const rsv = Buffer.from(d);
+  rsv[6] = 1;
+  expectDrop(rsv, 'badVersion');
   const k = Buffer.from(d);
-  k[3] = 5;
+  k[4] = 5;
   expectDrop(k, 'unknownKey');
-  for (const pos of [4, 8, 15, 16, d.length - 1]) {
+  for (const pos of [8, 12, 19, 20, d.length - 1]) {
     const f = Buffer.from(d);
     f[pos]! ^= 1;
     // flipping the node id makes an unknown node (peer list); elsewhere authentication fails
-    expectDrop(f, pos === 4 ? 'unknownNode' : 'authFailed');
+    expectDrop(f, pos === 8 ? 'unknownNode' : 'authFailed');
   }
   const other = new Envelope({ nodeId: 9, keys: [K1] });
   expectDrop(other.seal(payload), 'unknownNode');
@@ -61,7 +64,7 @@ t.test('drop reasons are counted before parsing', async (t) => {
   );
   // a forged datagram with a huge counter must not move the window
   const forged = Buffer.from(a.seal(payload));
-  forged.writeBigUInt64BE(1n << 60n, 8);
+  forged.writeBigUInt64BE(1n << 60n, 12);
   expectDrop(forged, 'authFailed');
   t.ok(b.open(a.seal(payload)), 'sender still accepted after a forged high counter');
 });
@@ -93,7 +96,7 @@ t.test('key rotation: send with the primary, accept either', async (t) => {
   const rx = new Envelope({ nodeId: 2, keys: [K2, K1] });
   t.ok(rx.open(oldSender.seal(payload)), 'old key accepted');
   const d = newSender.seal(payload);
-  t.equal(d[3], 2, 'sealed with the primary key id');
+  t.equal(d[4], 2, 'sealed with the primary key id');
   t.ok(rx.open(d), 'new key accepted');
   const rxOld = new Envelope({ nodeId: 2, keys: [K1] });
   t.equal(rxOld.open(newSender.seal(payload)), null, 'receiver without the new key drops');

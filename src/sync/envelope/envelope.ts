@@ -3,16 +3,18 @@
  * With the envelope off, the bytes on the wire are exactly conntrackd's; with it on, the peer
  * must be ctsyncd with the same key(s).
  *
- * Layout (all big-endian), 16-byte header used as AEAD associated data, then the sealed payload
- * and the 16-byte GCM tag:
+ * Layout (all big-endian); the 20-byte header is the AEAD associated data, followed by the
+ * sealed payload and the 16-byte GCM tag:
  *
- *   0  u16  magic 0xCE5C   high nibble 0xC: a plain conntrackd counts it as "wrong version"
- *                          rather than parsing it, and we recognise conntrackd traffic (0x1_)
- *   2  u8   envelope version (1)
- *   3  u8   key id
- *   4  u32  sender node id (non-zero, unique per sender)
- *   8  u64  sender counter, strictly increasing per sender
- *  16  ...  AES-256-GCM ciphertext of the conntrackd datagram
+ *   0  u16  magic 0xCE5C
+ *   2  u16  envelope version (1). Read by a plain conntrackd (or ctsyncd with the envelope off)
+ *           as a message `len` of 1, so it rejects the whole datagram as "bad size" (spec §1.5
+ *           step 2-4) instead of ever parsing ciphertext as messages.
+ *   4  u8   key id (two keys may be active during rotation)
+ *   5  u8×3 reserved, zero
+ *   8  u32  sender node id (non-zero, unique per sender)
+ *  12  u64  sender counter, strictly increasing per sender
+ *  20  ...  AES-256-GCM ciphertext of the conntrackd datagram
  *  end-16   tag
  *
  * The 96-bit GCM nonce is node id || counter, so two senders sharing a key never reuse a nonce,
@@ -23,7 +25,7 @@ import { CtsyncError } from '../../core/errors';
 
 export const ENVELOPE_MAGIC = 0xce5c;
 export const ENVELOPE_VERSION = 1;
-export const ENVELOPE_HEADER = 16;
+export const ENVELOPE_HEADER = 20;
 export const ENVELOPE_TAG = 16;
 /** Bytes the envelope adds to a datagram: subtract from the channel's maxPayload. */
 export const ENVELOPE_OVERHEAD = ENVELOPE_HEADER + ENVELOPE_TAG;
@@ -125,6 +127,7 @@ export class Envelope {
   private readonly peers: Set<number> | undefined;
   private readonly windows = new Map<number, ReplayWindow>();
   private counter: bigint;
+  /** node id || counter: unique per (key, sender, datagram). */
   private readonly nonce = Buffer.alloc(12);
 
   constructor(opts: EnvelopeOptions) {
@@ -158,12 +161,15 @@ export class Envelope {
     if (this.counter > U64_MAX) throw new CtsyncError(CTSYNC_ERR_ENVELOPE, 'envelope: counter exhausted');
     const out = Buffer.allocUnsafe(payload.length + ENVELOPE_OVERHEAD);
     out.writeUInt16BE(ENVELOPE_MAGIC, 0);
-    out[2] = ENVELOPE_VERSION;
-    out[3] = this.primary.id;
-    out.writeUInt32BE(this.nodeId >>> 0, 4);
-    out.writeBigUInt64BE(this.counter, 8);
+    out.writeUInt16BE(ENVELOPE_VERSION, 2);
+    out[4] = this.primary.id;
+    out[5] = 0;
+    out[6] = 0;
+    out[7] = 0;
+    out.writeUInt32BE(this.nodeId >>> 0, 8);
+    out.writeBigUInt64BE(this.counter, 12);
     this.counter++;
-    out.copy(this.nonce, 0, 4, 16);
+    out.copy(this.nonce, 0, 8, 20);
     const c = createCipheriv('aes-256-gcm', this.keys.get(this.primary.id)!, this.nonce);
     c.setAAD(out.subarray(0, ENVELOPE_HEADER));
     let n = c.update(payload).copy(out, ENVELOPE_HEADER);
@@ -180,13 +186,15 @@ export class Envelope {
   open(datagram: Buffer): { nodeId: number; payload: Buffer } | null {
     if (datagram.length < ENVELOPE_OVERHEAD) return this.drop('tooShort');
     if (datagram.readUInt16BE(0) !== ENVELOPE_MAGIC) return this.drop('badMagic');
-    if (datagram[2] !== ENVELOPE_VERSION) return this.drop('badVersion');
-    const key = this.keys.get(datagram[3]!);
+    if (datagram.readUInt16BE(2) !== ENVELOPE_VERSION || (datagram[5]! | datagram[6]! | datagram[7]!) !== 0) {
+      return this.drop('badVersion');
+    }
+    const key = this.keys.get(datagram[4]!);
     if (!key) return this.drop('unknownKey');
-    const sender = datagram.readUInt32BE(4);
+    const sender = datagram.readUInt32BE(8);
     if (sender === this.nodeId || sender === 0) return this.drop('ownNode');
     if (this.peers && !this.peers.has(sender)) return this.drop('unknownNode');
-    const ctr = datagram.readBigUInt64BE(8);
+    const ctr = datagram.readBigUInt64BE(12);
     let win = this.windows.get(sender);
     const verdict = win ? win.check(ctr) : 0;
     if (verdict === 1) return this.drop('replay');
@@ -194,7 +202,7 @@ export class Envelope {
     const end = datagram.length - ENVELOPE_TAG;
     let payload: Buffer;
     try {
-      const d = createDecipheriv('aes-256-gcm', key, datagram.subarray(4, 16));
+      const d = createDecipheriv('aes-256-gcm', key, datagram.subarray(8, 20));
       d.setAAD(datagram.subarray(0, ENVELOPE_HEADER));
       d.setAuthTag(datagram.subarray(end));
       const body = d.update(datagram.subarray(ENVELOPE_HEADER, end));
