@@ -123,6 +123,8 @@ const LEGACY: Record<string, string> = {
 
 const CONNTRACKD_LOG_FILE = '/var/log/conntrackd.log';
 const CONNTRACKD_LOCK_FILE = '/var/lock/conntrackd.lock';
+/** conntrackd has no default for UNIX Path; every example (and Debian's file) uses this one. */
+export const CONNTRACKD_DEFAULT_UNIX_PATH = '/var/run/conntrackd.ctl';
 const MAX_CHANNELS = 4;
 
 export interface ConntrackdConfResult {
@@ -736,6 +738,10 @@ export function parseConntrackdConf(text: string): ConntrackdConfResult {
   // conntrackd's defaults that differ from ctsyncd's native ones (the file means these values).
   if (native.general?.lockFile === undefined) {
     native.general = { ...native.general, lockFile: CONNTRACKD_LOCK_FILE };
+  }
+  if (native.general.unixPath === undefined && native.mode !== undefined) {
+    native.general.unixPath = CONNTRACKD_DEFAULT_UNIX_PATH;
+    p.warnings.push({ message: `General: UNIX { Path } not set; using ${CONNTRACKD_DEFAULT_UNIX_PATH}` });
   }
   return { native, warnings: p.warnings, problems: p.problems };
 }

@@ -14,6 +14,7 @@ import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import convict from 'convict';
+import { loadKeyFile } from '../sync/envelope/keyfile';
 import { addrFamily, AF_INET, parseAddr, parseCidr } from '../flow/address';
 import type { ConfigProblem } from './errors';
 import { ConfigError } from './errors';
@@ -358,6 +359,12 @@ function resolveEnvelope(c: Checker, raw: Record<string, unknown>): DaemonConfig
         accessSync(f as string, fsConstants.R_OK);
       } catch (e) {
         c.fail(k, f, `must be a readable key file (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+        return;
+      }
+      try {
+        loadKeyFile(f as string); // mode 0600 and 32 bytes / 64 hex digits (sync/envelope)
+      } catch (e) {
+        c.fail(k, f, `must be a valid key file: ${(e as Error).message}`);
       }
     });
   }
