@@ -20,6 +20,7 @@ import {
   IPPROTO,
   IPS,
   invertTuple,
+  isIcmp,
   type NatInfo,
   type SctpInfo,
   type SeqAdjDir,
@@ -192,10 +193,20 @@ function decodeTuple(buf: Buffer, start: number, end: number, family: Family, st
   if (typeof src !== typeof dst) throw new CtnetlinkDecodeError('badValue', 'tuple mixes IPv4 and IPv6 addresses', start);
   if (proto < 0) throw new CtnetlinkDecodeError('missingAttr', 'tuple without CTA_PROTO_NUM', start);
   const t: Tuple = { family: fam, src, dst, proto, sport, dport, icmpType, icmpCode, icmpId };
+  // Normalise to the Flow model (flow.ts): ports only for port protocols, ICMP fields only for
+  // ICMP/ICMPv6, so cache keys and re-encoding depend on the protocol, not on stray attributes.
+  if (!isIcmp(proto)) {
+    t.icmpType = 0;
+    t.icmpCode = 0;
+    t.icmpId = 0;
+  }
   if (proto === IPPROTO.GRE) {
     // GRE keys travel in the port slots (nf_ct_port_tuple_to_nlattr on u.gre.key): keep them as
     // one number, source key in the high half, and leave the ports 0 (flow.ts: no ports).
     t.greKey = ((sport << 16) | dport) >>> 0;
+    t.sport = 0;
+    t.dport = 0;
+  } else if (!hasPorts(proto)) {
     t.sport = 0;
     t.dport = 0;
   }
@@ -474,7 +485,10 @@ export function decodeConntrack(buf: Buffer, off: number, end: number, family: n
       case CTA.NAT_DST: {
         const nat = flow.nat ?? {};
         decodeNat(it, nat, it.type === CTA.NAT_SRC, stats);
-        flow.nat = nat;
+        // an empty nest requests nothing: keep `nat` absent so the reply tuple is used as is
+        if (nat.snatAddr !== undefined || nat.dnatAddr !== undefined || nat.snatPort !== undefined || nat.dnatPort !== undefined) {
+          flow.nat = nat;
+        }
         break;
       }
       case CTA.SEQ_ADJ_ORIG:

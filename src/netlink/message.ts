@@ -221,6 +221,7 @@ export class NlBuilder {
   }
 
   private hdr(type: number, payloadLen: number): number {
+    if (payloadLen > 0xffff - NLA_HDRLEN) throw new RangeError(`NlBuilder: attribute payload of ${payloadLen} bytes exceeds 65531`);
     this.ensure(NLA_HDRLEN + payloadLen + 3);
     const b = this.buf;
     const p = this.pos;
@@ -276,11 +277,15 @@ export class NlBuilder {
     return this;
   }
 
-  /** NUL-terminated string (NLA_NUL_STRING / NLA_STRING as the kernel's policies accept). */
+  /**
+   * NUL-terminated string (NLA_NUL_STRING / NLA_STRING as the kernel's policies accept).
+   * Latin1, like NlAttrIter.str() reads it, so names round-trip byte for byte (kernel helper
+   * and expectation-function names are ASCII).
+   */
   attrString(type: number, v: string): this {
-    const n = Buffer.byteLength(v, 'utf8');
+    const n = v.length;
     const p = this.hdr(type, n + 1);
-    this.buf.write(v, p, n, 'utf8');
+    this.buf.write(v, p, n, 'latin1');
     this.buf[p + n] = 0;
     this.pos = p + n + 1;
     this.pad();
@@ -296,7 +301,10 @@ export class NlBuilder {
   }
 
   endNest(token: number): this {
-    this.buf.writeUInt16LE(this.pos - token, token);
+    const len = this.pos - token;
+    // nla_len is a u16: a longer nest cannot be expressed (never happens for ctnetlink)
+    if (len > 0xffff) throw new RangeError(`NlBuilder: nested attribute of ${len} bytes exceeds 65535`);
+    this.buf.writeUInt16LE(len, token);
     return this;
   }
 }

@@ -90,7 +90,7 @@ t.test('conntrack -L -o label (connlabel.conf: 0 blue, 1 green, 5 red)', async (
 
 t.test('decoded fields match how each entry was created (tools/capture-inner.sh)', async (t) => {
   const { flows } = decodeDump('dump.recv.hex');
-  const v4 = (sport: number, proto = IPPROTO.TCP) =>
+  const v4 = (sport: number, proto: number = IPPROTO.TCP) =>
     flows.find((f) => f.orig.family === AF_INET && f.orig.proto === proto && (f.orig.sport === sport || sport < 0));
   const plain = v4(1234)!;
   t.equal(plain.orig.src, A('10.0.0.1'));
