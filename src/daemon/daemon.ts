@@ -1,0 +1,252 @@
+/**
+ * The composition root (L5): the only place that builds objects and wires the layers.
+ *
+ * Start-up order (spec §5.1): lock file → kernel (subscribe, dump into the internal cache) →
+ * channels + engine → control socket → metrics → READY. Any failure before READY undoes what was
+ * started and surfaces as one clear error; nothing is left half-started.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { StatsChannel } from '../channel';
+import { type Clock, systemClock } from '../core/clock';
+import type { DaemonConfig } from '../config/types';
+import { ControlServer } from '../control/server';
+import { ConntrackClient } from '../ctnetlink/client';
+import type { Logger } from '../log/logger';
+import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../metrics';
+import { realScheduler, SyncEngine } from '../sync/engine';
+import { Envelope } from '../sync/envelope/envelope';
+import { loadKeyFile } from '../sync/envelope/keyfile';
+import { DEFAULT_WIRE_OPTIONS } from '../sync/wire/options';
+import { openChannels, syncLinkAddresses, type OpenedChannels } from './channels';
+import { CommitRunner } from './commit-runner';
+import { ControlHandlers } from './control-handlers';
+import { ReloadableFilter } from './filter';
+import { KernelFeed } from './kernel-feed';
+import { LockFile } from './lockfile';
+import { DaemonMetricsSource } from './metrics-source';
+import { SdNotifier } from './sd-notify';
+import { Watchdog } from './watchdog';
+
+export class Daemon {
+  readonly startedAt = Date.now();
+  readonly clock: Clock = systemClock;
+  client!: ConntrackClient;
+  engine!: SyncEngine;
+  feed!: KernelFeed;
+  channels!: OpenedChannels;
+  filter!: ReloadableFilter;
+  commit!: CommitRunner;
+  envelope: Envelope | undefined;
+  private control: ControlServer | undefined;
+  private metrics: MetricsServer | undefined;
+  private readonly lock: LockFile;
+  private readonly notifier = new SdNotifier();
+  private readonly watchdog = new Watchdog({ ping: () => this.notifier.watchdog() });
+  private stopping: Promise<void> | null = null;
+  private stopResolve!: (code: number) => void;
+  /** Resolves with the exit code when the daemon has stopped. */
+  readonly stopped: Promise<number>;
+  private readyFileState: boolean | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    public cfg: DaemonConfig,
+    readonly configFile: string,
+    readonly log: Logger,
+  ) {
+    this.lock = new LockFile(cfg.general.lockFile);
+    this.stopped = new Promise((r) => {
+      this.stopResolve = r;
+    });
+  }
+
+  /** Path of the readiness file for keepalived's track_file ("0" ready, "1" not yet). */
+  get readyFile(): string {
+    return `${this.cfg.general.unixPath}.ready`;
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.cfg;
+    this.lock.acquire();
+    try {
+      await this.startComponents(cfg);
+    } catch (err) {
+      await this.teardown();
+      throw err;
+    }
+    this.log.info(
+      {
+        mode: cfg.mode,
+        internal: this.engine.internal.size,
+        dumpMs: Math.round(this.feed.stats.lastDumpMs),
+        channels: cfg.channels.map((c) => `${c.kind}:${c.interface ?? c.localAddress}`),
+      },
+      'ctsyncd started',
+    );
+    this.notifier.ready(this.statusLine());
+    this.watchdog.start();
+    this.statusTimer = setInterval(() => this.periodic(), 1000);
+    this.statusTimer.unref();
+  }
+
+  private async startComponents(cfg: DaemonConfig): Promise<void> {
+    this.client = new ConntrackClient();
+    const selfAddrs = syncLinkAddresses(cfg.channels);
+    this.filter = new ReloadableFilter(cfg.filter, selfAddrs);
+    this.channels = await openChannels(cfg.channels, this.log.child({ component: 'channel' }));
+    if (cfg.envelope) {
+      const keys = cfg.envelope.keyFiles.map((f, i) => ({ id: i + 1, key: loadKeyFile(f) }));
+      this.envelope = new Envelope({ nodeId: cfg.envelope.nodeId, keys, peers: cfg.envelope.peers });
+    }
+    this.engine = new SyncEngine({
+      mode: cfg.mode,
+      clock: this.clock,
+      channel: this.channels.channel,
+      wire: {
+        ...DEFAULT_WIRE_OPTIONS,
+        portsHostLE: cfg.wire.portsHostLE,
+        sendTimeout: cfg.commitTimeout === 0,
+        tcpWindowTracking: cfg.tcpWindowTracking,
+      },
+      envelope: this.envelope,
+      nodeId: cfg.envelope?.nodeId,
+      ftfw: {
+        ackWindow: cfg.ftfw.ackWindow,
+        resendQueueSize: cfg.ftfw.resendQueueSize,
+      },
+      alarm: { refreshTime: cfg.alarm.refreshTime, cacheTimeout: cfg.alarm.cacheTimeout },
+      cacheLimit: cfg.general.hashLimit,
+      filter: this.filter,
+      expectationSync: cfg.expectationSync,
+      scheduler: realScheduler(this.clock),
+      onPeerResyncDone: () => {
+        this.log.info({}, 'first state sync from the peer is complete: ready');
+        this.updateReadyFile();
+        this.notifier.status(this.statusLine());
+      },
+      onError: (err, where) => this.log.error({ err, where }, 'internal error in the sync engine'),
+    });
+    this.feed = new KernelFeed({
+      client: this.client,
+      engine: this.engine,
+      clock: this.clock,
+      expectations: cfg.expectationSync !== false,
+      rcvbuf: cfg.general.netlinkBufferSize,
+      rcvbufMax: cfg.general.netlinkBufferSizeMax,
+      // conntrackd waits NetlinkOverrunResync seconds; we honour "off" (0) but resync at once.
+      overrunResyncMs: cfg.general.netlinkOverrunResync === 0 ? 0 : 50,
+      log: this.log.child({ component: 'kernel' }),
+    });
+    await this.feed.start();
+    this.commit = new CommitRunner(this, this.log.child({ component: 'commit' }));
+    const handlers = new ControlHandlers(this);
+    this.control = new ControlServer({
+      path: cfg.general.unixPath,
+      backlog: cfg.general.unixBacklog,
+      handler: (code, ctx) => handlers.handle(code, ctx),
+      jsonHandler: (req) => handlers.handleJson(req),
+      onError: (err, code) => this.log.error({ err, code }, 'control request failed'),
+    });
+    await this.control.start();
+    await this.startMetrics();
+    this.updateReadyFile();
+  }
+
+  private async startMetrics(): Promise<void> {
+    const m = this.cfg.metrics;
+    if (!m) return;
+    const source = new DaemonMetricsSource(this);
+    const registry = createMetricsRegistry(source);
+    this.metrics = await startMetricsServer({
+      address: m.address,
+      port: m.port,
+      registry,
+      ready: () => this.engine.ready,
+      onError: (err) => this.log.rateLimited('metrics-error', 10_000)?.warn({ err }, 'metrics scrape failed'),
+    });
+    this.log.info({ address: m.address, port: this.metrics.address.port }, 'metrics endpoint listening');
+  }
+
+  private periodic(): void {
+    this.updateReadyFile();
+    this.notifier.status(this.statusLine());
+  }
+
+  /** keepalived `track_file`: 0 when ready (weight 0 → no effect), 1 before (→ FAULT). */
+  private updateReadyFile(): void {
+    const ready = this.engine?.ready ?? false;
+    if (ready === this.readyFileState) return;
+    this.readyFileState = ready;
+    try {
+      fs.mkdirSync(path.dirname(this.readyFile), { recursive: true });
+      fs.writeFileSync(this.readyFile, ready ? '0\n' : '1\n');
+    } catch (err) {
+      this.log.rateLimited('ready-file', 60_000)?.warn({ err, file: this.readyFile }, 'cannot write the readiness file');
+    }
+  }
+
+  statusLine(): string {
+    if (!this.engine) return 'starting';
+    const s = this.engine.stats;
+    return `${this.cfg.mode} ${this.engine.ready ? 'ready' : 'syncing'}; internal ${s.internal.active}, external ${s.external.active}; tx ${s.txQueue}, rsqueue ${s.rsQueue}`;
+  }
+
+  /** SIGHUP: filters, log level and metrics settings; the caches stay. */
+  async reload(next: DaemonConfig): Promise<void> {
+    this.filter.replace(next.filter, syncLinkAddresses(this.cfg.channels));
+    this.log.level = next.general.logLevel;
+    const metricsChanged = JSON.stringify(next.metrics) !== JSON.stringify(this.cfg.metrics);
+    this.cfg = { ...this.cfg, filter: next.filter, general: { ...this.cfg.general, logLevel: next.general.logLevel }, metrics: next.metrics };
+    if (metricsChanged) {
+      await this.metrics?.close();
+      this.metrics = undefined;
+      await this.startMetrics();
+    }
+    this.log.info({}, 'configuration reloaded (filters, log level, metrics)');
+  }
+
+  /** Stops everything (SIGTERM, `-k`). Idempotent. */
+  stop(reason: string, code = 0): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = (async () => {
+        this.log.info({ reason }, 'ctsyncd stopping');
+        this.notifier.stopping();
+        await this.teardown();
+        this.stopResolve(code);
+      })();
+    }
+    return this.stopping;
+  }
+
+  private async teardown(): Promise<void> {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    this.watchdog.stop();
+    const steps: [string, () => unknown][] = [
+      ['control', () => this.control?.close()],
+      ['metrics', () => this.metrics?.close()],
+      ['feed', () => this.feed?.close()],
+      ['engine', () => this.engine?.close()],
+      ['channels', () => (this.engine ? undefined : closeLinks(this.channels))],
+      ['netlink', () => this.client?.close()],
+    ];
+    for (const [name, fn] of steps) {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.warn({ err, step: name }, 'error during shutdown');
+      }
+    }
+    try {
+      fs.rmSync(this.readyFile, { force: true });
+    } catch {
+      // best effort
+    }
+    this.lock.release();
+  }
+}
+
+async function closeLinks(ch: OpenedChannels | undefined): Promise<void> {
+  if (!ch) return;
+  for (const l of ch.links) await (l.channel as StatsChannel).close();
+}

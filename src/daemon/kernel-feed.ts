@@ -1,0 +1,173 @@
+/**
+ * Feeds the kernel's conntrack table into the sync engine (the "kernel → cache" arrow):
+ *  - start-up: subscribe to events first, then dump the table into the internal cache without
+ *    sending anything (spec §5.1); subscribing first means no change between the dump and the
+ *    subscription is missed;
+ *  - events: NEW/UPDATE/DESTROY tagged with their origin, so our own commits and flushes are
+ *    applied to the internal cache but not echoed to peers (spec §5.1 "origin");
+ *  - overrun (ENOBUFS: events were lost, how many is unknowable): grow the receive buffer up to
+ *    the cap, then resync from a dump. conntrackd waits NetlinkOverrunResync (30 s) before it
+ *    resyncs; we resync after a short debounce (`overrunResyncMs`) so caches converge at once.
+ *  - resync (`-R`, overrun): every dumped entry is merged and queued to peers as NEW/UPD, then
+ *    internal entries the dump did not contain are destroyed (sent as DEL): a mark-and-sweep
+ *    instead of conntrackd's one GET per cached entry.
+ */
+import type { Clock } from '../core/clock';
+import type { ConntrackClient } from '../ctnetlink/client';
+import type { Flow } from '../flow/flow';
+import { flowKey } from '../flow/key';
+import type { SyncEngine } from '../sync/engine';
+
+export class KernelFeedStats {
+  events = { new: 0, update: 0, destroy: 0 };
+  expectationEvents = 0;
+  ownEvents = 0;
+  overruns = 0;
+  resyncs = 0;
+  resyncEntries = 0;
+  resyncVanished = 0;
+  dumpEntries = 0;
+  lastDumpMs = 0;
+  bufferBytes = 0;
+  bufferCapHits = 0;
+  handlerErrors = 0;
+}
+
+export interface KernelFeedOptions {
+  client: ConntrackClient;
+  engine: SyncEngine;
+  clock: Clock;
+  expectations: boolean;
+  rcvbuf: number;
+  rcvbufMax: number;
+  /** Delay between an overrun and the resync dump (ms); 0 disables the automatic resync. */
+  overrunResyncMs: number;
+  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+export class KernelFeed {
+  readonly stats = new KernelFeedStats();
+  private resyncTimer: NodeJS.Timeout | null = null;
+  private resyncRunning: Promise<void> | null = null;
+  private resyncAgain = false;
+  private closed = false;
+
+  constructor(private readonly o: KernelFeedOptions) {}
+
+  /** Subscribe, then load the current table. Resolves when the dump is in the internal cache. */
+  async start(): Promise<void> {
+    const { client, engine, clock } = this.o;
+    const own = client.portId;
+    client.subscribe(
+      {
+        onEvent: (kind, flow, origin) => {
+          this.stats.events[kind]++;
+          const self = origin !== 0 && origin === own;
+          if (self) this.stats.ownEvents++;
+          try {
+            engine.onKernelEvent(kind, flow, self, clock.now());
+          } catch (err) {
+            this.stats.handlerErrors++;
+            this.o.log.error({ err }, 'internal error while applying a kernel event');
+          }
+        },
+        onExpectation: (kind, exp, origin) => {
+          this.stats.expectationEvents++;
+          try {
+            engine.onKernelExpectation(kind, exp, origin !== 0 && origin === own, clock.now());
+          } catch (err) {
+            this.stats.handlerErrors++;
+            this.o.log.error({ err }, 'internal error while applying a kernel expectation event');
+          }
+        },
+        onOverrun: () => this.onOverrun(),
+      },
+      { expectations: this.o.expectations, rcvbuf: this.o.rcvbuf },
+    );
+    this.stats.bufferBytes = client.eventReceiveBuffer();
+    const t0 = clock.now();
+    for await (const chunk of client.dump()) {
+      for (const f of chunk) engine.loadInternal(f);
+      this.stats.dumpEntries += chunk.length;
+    }
+    if (this.o.expectations) {
+      for await (const chunk of client.dumpExpectations()) for (const e of chunk) engine.loadInternalExpectation(e);
+    }
+    this.stats.lastDumpMs = clock.now() - t0;
+  }
+
+  private onOverrun(): void {
+    this.stats.overruns++;
+    const before = this.o.client.eventReceiveBuffer();
+    const now = this.o.client.growReceiveBuffer(this.o.rcvbufMax);
+    this.stats.bufferBytes = now;
+    if (now <= before) this.stats.bufferCapHits++;
+    this.o.log.warn(
+      { bufferBytes: now, capped: now <= before, overruns: this.stats.overruns },
+      'netlink event overrun: events were lost, resyncing from a kernel dump',
+    );
+    if (this.o.overrunResyncMs <= 0 || this.closed) return;
+    if (this.resyncTimer) return; // one resync covers every overrun until it starts
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = null;
+      void this.resync('overrun', true);
+    }, this.o.overrunResyncMs);
+  }
+
+  /**
+   * Re-reads the kernel table: changed or new entries are queued to peers, vanished ones are
+   * sent as DEL. Concurrent calls coalesce into one extra pass.
+   */
+  async resync(reason: string, send: boolean): Promise<{ entries: number; vanished: number }> {
+    if (this.resyncRunning) {
+      this.resyncAgain = true;
+      await this.resyncRunning;
+      return { entries: 0, vanished: 0 };
+    }
+    let result = { entries: 0, vanished: 0 };
+    this.resyncRunning = (async () => {
+      do {
+        this.resyncAgain = false;
+        result = await this.resyncOnce(send);
+      } while (this.resyncAgain && !this.closed);
+    })();
+    try {
+      await this.resyncRunning;
+    } finally {
+      this.resyncRunning = null;
+    }
+    this.o.log.info({ reason, ...result }, 'kernel resync done');
+    return result;
+  }
+
+  /** send=false is `-R`: refresh the internal cache only, nothing goes to peers (spec §5.4). */
+  private async resyncOnce(send: boolean): Promise<{ entries: number; vanished: number }> {
+    const { client, engine, clock } = this.o;
+    this.stats.resyncs++;
+    const seen = new Set<string>();
+    let entries = 0;
+    for await (const chunk of client.dump()) {
+      const now = clock.now();
+      for (const f of chunk) {
+        seen.add(flowKey(f));
+        if (send) engine.onKernelEvent('update', f, false, now);
+        else engine.loadInternal(f);
+      }
+      entries += chunk.length;
+    }
+    const vanished: Flow[] = [];
+    for (const f of engine.internalFlows()) if (!seen.has(flowKey(f))) vanished.push(f);
+    const now = clock.now();
+    for (const f of vanished) engine.onKernelEvent('destroy', f, !send, now);
+    this.stats.resyncEntries += entries;
+    this.stats.resyncVanished += vanished.length;
+    return { entries, vanished: vanished.length };
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.resyncTimer = null;
+    this.o.client.unsubscribe();
+  }
+}
