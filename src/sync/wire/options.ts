@@ -80,17 +80,21 @@ export function putPorts(buf: Buffer, off: number, id: number, sport: number, dp
   return off + 8;
 }
 
-/** NUL-terminated string, the sender includes the NUL (NTA_HELPER_NAME, NTA_EXP_FN). */
+/**
+ * NUL-terminated string, the sender includes the NUL (NTA_HELPER_NAME, NTA_EXP_FN). latin1, not
+ * utf8: names are C byte strings, and latin1 maps bytes 1:1 so whatever a peer sent re-encodes to
+ * the same bytes (utf8 would turn invalid bytes into 3-byte U+FFFD and grow past the limits).
+ */
 export function putString(buf: Buffer, off: number, id: number, s: string): number {
-  const n = Buffer.byteLength(s, 'utf8') + 1;
+  const n = s.length + 1;
   const p = putAttr(buf, off, id, n);
-  buf.write(s, p, 'utf8');
+  buf.write(s, p, 'latin1');
   buf[p + n - 1] = 0;
   return off + attrSpace(n);
 }
 
 export function stringSpace(s: string): number {
-  return attrSpace(Buffer.byteLength(s, 'utf8') + 1);
+  return attrSpace(s.length + 1);
 }
 
 export function readU16(buf: Buffer, p: number): number {
@@ -109,5 +113,5 @@ export function readU32(buf: Buffer, p: number): number {
 export function readCString(buf: Buffer, p: number, end: number): string {
   let e = p;
   while (e < end && buf[e] !== 0) e++;
-  return buf.toString('utf8', p, e);
+  return buf.toString('latin1', p, e);
 }
