@@ -98,6 +98,8 @@ export interface EventHandlers {
   onExpectation?(kind: CtEventKind, exp: Expectation, originPortId: number): void;
   /** Events were lost (ENOBUFS). `overruns` counts reports, not lost events; resync by dump. */
   onOverrun?(overruns: number): void;
+  /** An event handler threw (counted in stats.handlerErrors; delivery continues). */
+  onError?(err: Error): void;
 }
 
 export interface SubscribeOptions {
@@ -117,6 +119,8 @@ export class ClientStats {
   /** Messages of a type the event path does not handle (e.g. NLMSG_ERROR on the event socket). */
   unknownTypes = 0;
   overruns = 0;
+  /** Exceptions thrown by our own event handlers (caught, counted, reported via onError). */
+  handlerErrors = 0;
   batches = 0;
   batchEntries = 0;
   batchFailures = 0;
@@ -224,9 +228,9 @@ export class ConntrackClient {
     // One event per datagram, each < 1 KiB: small slots, many of them per round.
     const ev = this.factory({ slots: 256, slotSize: 8192, rcvbuf: opts.rcvbuf ?? 64 << 20, groups });
     this.ev = ev;
-    ev.onError(() => {
-      this.stats.decodeErrors++;
-      this.countReason('callback');
+    ev.onError((e) => {
+      this.stats.handlerErrors++;
+      this.handlers.onError?.(e);
     });
     ev.onOverrun((n) => {
       this.stats.overruns++;
@@ -280,21 +284,29 @@ export class ConntrackClient {
       this.stats.unknownTypes++;
       return;
     }
+    let flow: CtFlow | undefined;
+    let exp: Expectation | undefined;
     try {
       const family = readNfgenFamily(m);
-      if (subsys === NFNL_SUBSYS_CTNETLINK) {
-        const flow = decodeConntrack(m.buf, nfAttrOff(m), m.end, family, this.stats.decode);
+      if (subsys === NFNL_SUBSYS_CTNETLINK) flow = decodeConntrack(m.buf, nfAttrOff(m), m.end, family, this.stats.decode);
+      else exp = decodeExpectation(m.buf, nfAttrOff(m), m.end, family, this.stats.decode);
+    } catch (e) {
+      this.countDecodeError(e);
+      return;
+    }
+    // A throwing handler is a bug upstream; it must not cost the rest of the datagram.
+    try {
+      if (flow) {
         this.stats.events++;
         if (m.pid !== 0 && m.pid === this.cmd.portId) this.stats.ownEvents++;
         this.handlers.onEvent?.(kind, flow, m.pid);
-      } else {
-        const exp = decodeExpectation(m.buf, nfAttrOff(m), m.end, family, this.stats.decode);
+      } else if (exp) {
         this.stats.expectationEvents++;
         this.handlers.onExpectation?.(kind, exp, m.pid);
       }
     } catch (e) {
-      if (!(e instanceof CtnetlinkDecodeError)) throw e; // handler bugs surface via onError
-      this.countDecodeError(e);
+      this.stats.handlerErrors++;
+      this.handlers.onError?.(e instanceof Error ? e : new Error(String(e)));
     }
   }
 

@@ -1,0 +1,136 @@
+/**
+ * commitFlows against an in-memory CommitTarget (no kernel): masters before related (spec §5.3),
+ * EEXIST → delete + create once, failures by reason, never throws, yields between chunks,
+ * timeoutOf applied.
+ */
+import t from 'tap';
+import { type CommitFailReason, type CommitTarget, commitFlows } from '../../src/commit/commit';
+import { AF_INET } from '../../src/flow/address';
+import { type Flow, IPPROTO, makeTuple } from '../../src/flow/flow';
+
+const EEXIST = 17;
+const ENOENT = 2;
+const ENOMEM = 12;
+const EINVAL = 22;
+
+function flow(i: number, master?: number): Flow {
+  const f: Flow = { orig: makeTuple({ family: AF_INET, src: 0x0a000001, dst: 0x0a000002, proto: IPPROTO.TCP, sport: i, dport: 80 }), timeout: 100 };
+  if (master !== undefined) f.master = makeTuple({ family: AF_INET, src: 0x0a000001, dst: 0x0a000002, proto: IPPROTO.TCP, sport: master, dport: 21 });
+  return f;
+}
+
+/** A toy kernel table: related entries need their master present; capacity limited. */
+class FakeTable implements CommitTarget {
+  readonly table = new Map<number, Flow>();
+  readonly log: string[] = [];
+  capacity = Number.POSITIVE_INFINITY;
+  /** sport → errno the next create of it returns once */
+  readonly failOnce = new Map<number, number>();
+  createBatch(flows: readonly Flow[]) {
+    const errnos = new Int32Array(flows.length);
+    flows.forEach((f, i) => {
+      const k = f.orig.sport;
+      this.log.push(`c${k}`);
+      const forced = this.failOnce.get(k);
+      if (forced !== undefined) {
+        this.failOnce.delete(k);
+        errnos[i] = forced;
+      } else if (this.table.has(k)) errnos[i] = EEXIST;
+      else if (f.master && !this.table.has(f.master.sport)) errnos[i] = ENOENT;
+      else if (this.table.size >= this.capacity) errnos[i] = ENOMEM;
+      else this.table.set(k, f);
+    });
+    return { errnos };
+  }
+  deleteBatch(flows: readonly Flow[]) {
+    const errnos = new Int32Array(flows.length);
+    flows.forEach((f, i) => {
+      this.log.push(`d${f.orig.sport}`);
+      if (!this.table.delete(f.orig.sport)) errnos[i] = ENOENT;
+    });
+    return { errnos };
+  }
+  classifyErrno(errno: number): CommitFailReason {
+    if (errno === EEXIST) return 'exists';
+    if (errno === ENOENT) return 'notFound';
+    if (errno === ENOMEM) return this.table.size >= this.capacity ? 'tableFull' : 'nomem';
+    return 'other';
+  }
+}
+
+const now = () => Number(process.hrtime.bigint() / 1000000n);
+
+t.test('masters are created before related flows, even when listed after them', async (t) => {
+  const k = new FakeTable();
+  const input = [flow(2001, 1), flow(1), flow(2002, 3), flow(3), flow(4)];
+  const r = await commitFlows(k, input, { beLiberal: true, now, chunk: 2 });
+  t.same(k.log, ['c1', 'c3', 'c4', 'c2001', 'c2002']);
+  t.match(r, { attempted: 5, committed: 5, failed: 0 });
+});
+
+t.test('EEXIST: delete and create once; failures counted by reason; never throws', async (t) => {
+  const k = new FakeTable();
+  k.table.set(10, flow(10));
+  k.table.set(11, flow(11));
+  k.failOnce.set(12, EINVAL);
+  k.capacity = 5; // 2 present + 3 more
+  const input = [10, 11, 12, 13, 14, 15, 16, 17].map((i) => flow(i));
+  const r = await commitFlows(k, input, { beLiberal: false, now });
+  t.equal(r.attempted, 8);
+  t.equal(r.replaced, 2, '10 and 11 replaced');
+  t.equal(r.committed, 5, '13, 14, 15 + the 2 replaced');
+  t.equal(r.failedByReason.other, 1, 'EINVAL');
+  t.same(r.otherErrnos, { [EINVAL]: 1 });
+  t.equal(r.failedByReason.tableFull, 2, '16, 17 hit the capacity');
+  t.equal(r.failed, 3);
+  t.ok(k.log.indexOf('d10') > k.log.indexOf('c10'), 'delete after the failed create');
+  t.equal(k.log.filter((l) => l === 'c10').length, 2, 'created at most twice');
+});
+
+t.test('a replace whose second create fails is counted once, by its reason', async (t) => {
+  const k = new FakeTable();
+  k.table.set(1, flow(1));
+  const orig = k.createBatch.bind(k);
+  let calls = 0;
+  k.createBatch = (fs) => {
+    calls++;
+    if (calls === 2) return { errnos: new Int32Array(fs.length).fill(EEXIST) }; // re-created by someone else
+    return orig(fs);
+  };
+  const r = await commitFlows(k, [flow(1)], { beLiberal: true, now });
+  t.match(r, { attempted: 1, committed: 0, failed: 1, failedByReason: { exists: 1 } });
+});
+
+t.test('chunks yield to the event loop; timeoutOf is applied', async (t) => {
+  const k = new FakeTable();
+  let ticks = 0;
+  const iv = setInterval(() => ticks++, 0);
+  const input = Array.from({ length: 10000 }, (_, i) => flow(i));
+  let progressCalls = 0;
+  const slowTarget: CommitTarget = {
+    createBatch: (fs) => {
+      const end = now() + 3; // ≈3 ms of kernel work per chunk
+      while (now() < end) {
+        // busy
+      }
+      return k.createBatch(fs);
+    },
+    deleteBatch: (fs) => k.deleteBatch(fs),
+    classifyErrno: (e) => k.classifyErrno(e),
+  };
+  const r = await commitFlows(slowTarget, input, {
+    beLiberal: true,
+    now,
+    chunk: 1000,
+    timeoutOf: (f) => (f.orig.sport % 2 === 0 ? 42 : undefined),
+    onProgress: () => progressCalls++,
+  });
+  clearInterval(iv);
+  t.equal(r.committed, 10000);
+  t.equal(progressCalls, 10);
+  t.ok(ticks >= 5, `timers ran between chunks (${ticks} ticks)`);
+  t.ok(r.maxStallMs < 50, `longest stall ${r.maxStallMs} ms`);
+  t.equal(k.table.get(2)!.timeout, 42);
+  t.equal(k.table.get(3)!.timeout, 100, 'undefined keeps the flow timeout');
+  t.equal(input[2]!.timeout, 100, 'input flows are not mutated');
+});

@@ -1,0 +1,197 @@
+/**
+ * ConntrackClient over the in-memory FakeNetlinkSocket: seq → entry matching of batch errors,
+ * ACK-on-last framing, a missing final ACK (overrun) reported as 'lost' instead of hanging,
+ * event decoding with own-port recognition, counted decode errors and unknown types, overrun
+ * callback, and handler exceptions contained.
+ */
+import t from 'tap';
+import { ClientStats, ConntrackClient, EEXIST, ENOBUFS, ENOENT } from '../../src/ctnetlink/client';
+import { encodeConntrack } from '../../src/ctnetlink/codec';
+import { AF_INET, parseAddr } from '../../src/flow/address';
+import { type Flow, IPPROTO, invertTuple, makeTuple } from '../../src/flow/flow';
+import { FakeNetlinkSocket } from '../../src/netlink/fake-socket';
+import { forEachNlMsg, NLM_F_ACK, NLMSG_ERROR, NlBuilder, type NlMsg } from '../../src/netlink/message';
+import type { NetlinkSocketOptions } from '../../src/netlink/socket';
+
+function flows(n: number): Flow[] {
+  const out: Flow[] = [];
+  for (let i = 0; i < n; i++) {
+    const orig = makeTuple({ family: AF_INET, src: parseAddr('10.0.0.1'), dst: parseAddr('10.0.0.2'), proto: IPPROTO.TCP, sport: 1000 + i, dport: 80 });
+    out.push({ orig, reply: invertTuple(orig), status: 0xa, timeout: 60, tcp: { state: 3 } });
+  }
+  return out;
+}
+
+/** NLMSG_ERROR datagram answering `orig` (CAP_ACK style: header only). */
+function errDatagram(orig: NlMsg, errno: number, portId: number): Buffer {
+  const b = Buffer.alloc(36);
+  b.writeUInt32LE(36, 0);
+  b.writeUInt16LE(NLMSG_ERROR, 4);
+  b.writeUInt16LE(0x100, 6); // NLM_F_CAPPED
+  b.writeUInt32LE(orig.seq, 8);
+  b.writeUInt32LE(portId, 12);
+  b.writeInt32LE(-errno, 16);
+  orig.buf.copy(b, 20, orig.payloadOff - 16, orig.payloadOff);
+  return b;
+}
+
+function setup(kernel: (m: NlMsg, i: number) => number | undefined, opts: { batchSize?: number } = {}) {
+  const sockets: FakeNetlinkSocket[] = [];
+  const factory = (o: NetlinkSocketOptions) => {
+    const s = new FakeNetlinkSocket({ slots: o.slots ?? 16, slotSize: o.slotSize ?? 32768 });
+    if (o.rcvbuf) s.setsockopt(1, 33, o.rcvbuf);
+    if (o.groups) s.joinGroups(o.groups);
+    sockets.push(s);
+    return s;
+  };
+  const client = new ConntrackClient({ socketFactory: factory, batchSize: opts.batchSize });
+  const cmd = sockets[0]!;
+  const datagramSizes: number[] = [];
+  const ackFlags: boolean[] = [];
+  cmd.responder = (d) => {
+    const replies: Buffer[] = [];
+    let i = 0;
+    let n = 0;
+    forEachNlMsg(d, 0, d.length, () => n++);
+    datagramSizes.push(n);
+    forEachNlMsg(d, 0, d.length, (m) => {
+      ackFlags.push((m.flags & NLM_F_ACK) !== 0);
+      const e = kernel(m, i++);
+      if (e === undefined) return; // kernel answer lost
+      if (e !== 0 || (m.flags & NLM_F_ACK) !== 0) replies.push(errDatagram(m, e, 0));
+    });
+    return replies;
+  };
+  return { client, cmd, sockets, datagramSizes, ackFlags };
+}
+
+t.test('batch: per-entry errnos matched by seq, ACK only on the last message of a datagram', async (t) => {
+  const { client, datagramSizes, ackFlags, cmd } = setup((_m, i) => (i % 3 === 1 ? EEXIST : 0), { batchSize: 4 });
+  const res = client.createBatch(flows(10));
+  t.same(datagramSizes, [4, 4, 2], 'batches of batchSize messages per sendmsg');
+  t.same(ackFlags, [false, false, false, true, false, false, false, true, false, true]);
+  // kernel index i restarts per datagram: failures at i = 1 of each datagram
+  t.same(Array.from(res.errnos), [0, EEXIST, 0, 0, 0, EEXIST, 0, 0, 0, EEXIST]);
+  t.equal(res.ok, 7);
+  t.equal(res.failed, 3);
+  t.equal(client.stats.batchFailures, 3);
+  t.equal(cmd.getRcvBuf(), 2 * (1 << 20), 'command socket buffer ≥ 1 MiB (batch × 1 KiB)');
+  t.equal(cmd.getsockopt(270, 10), 1, 'NETLINK_CAP_ACK set');
+});
+
+t.test('batch: lost final ACK does not hang; unanswered entries reported as ENOBUFS', async (t) => {
+  let call = 0;
+  const { client } = setup((_m, i) => {
+    call++;
+    if (i === 0) return ENOENT;
+    if (i === 3) return undefined; // the final ACK vanished (command socket overrun)
+    return 0;
+  });
+  const t0 = Date.now();
+  const res = client.deleteBatch(flows(4));
+  t.ok(Date.now() - t0 < 2000, 'returns promptly');
+  t.equal(call, 4);
+  t.same(Array.from(res.errnos), [ENOENT, ENOBUFS, ENOBUFS, ENOBUFS], 'answered error kept, the rest lost');
+  t.equal(client.stats.batchLost, 3);
+  t.equal(client.classifyErrno(ENOBUFS), 'lost');
+  t.equal(client.classifyErrno(EEXIST), 'exists');
+});
+
+t.test('stale answers from an earlier batch are ignored', async (t) => {
+  const { client, cmd } = setup(() => 0);
+  // an ACK for a seq far outside the next batch sits in the queue
+  const fake = Buffer.alloc(36);
+  fake.writeUInt32LE(36, 0);
+  fake.writeUInt16LE(NLMSG_ERROR, 4);
+  fake.writeUInt32LE(999999, 8);
+  fake.writeInt32LE(-EEXIST, 16);
+  fake.writeUInt32LE(999999, 28);
+  cmd.enqueue([fake]);
+  const res = client.createBatch(flows(2));
+  t.same(Array.from(res.errnos), [0, 0]);
+});
+
+function eventDatagram(flow: Flow, kind: 'create' | 'update' | 'delete', pid: number): Buffer {
+  const b = new NlBuilder(512);
+  encodeConntrack(b, flow, kind, 0, { ack: false });
+  const d = Buffer.from(b.bytes());
+  d.writeUInt32LE(pid, 12);
+  if (kind === 'update') d.writeUInt16LE(0, 6); // events: no REQUEST flags; NEW has CREATE|EXCL
+  if (kind === 'create') d.writeUInt16LE(0x400 | 0x200, 6);
+  if (kind === 'delete') d.writeUInt16LE(0, 6);
+  return d;
+}
+
+t.test('events: decoded, own changes flagged, bad input counted, overrun reported', async (t) => {
+  const { client, sockets } = setup(() => 0);
+  const got: string[] = [];
+  let overruns = 0;
+  client.subscribe({
+    onEvent: (kind, f, pid) => got.push(`${kind}:${f.orig.sport}:${pid === client.portId ? 'own' : pid}`),
+    onOverrun: (n) => {
+      overruns = n;
+    },
+  });
+  const ev = sockets[1]!;
+  t.same([...ev.groups].sort(), [1, 2, 3], 'joined NEW/UPDATE/DESTROY');
+  t.ok(ev.getRcvBuf() >= 2 * (64 << 20), 'event buffer enlarged (≥64 MiB requested)');
+  const [a, b] = flows(2);
+  const garbage = Buffer.from([1, 2, 3]); // shorter than a nlmsghdr
+  const truncatedAttr = eventDatagram(a!, 'create', 0).subarray(0, 40);
+  truncatedAttr.writeUInt32LE(40, 0); // header claims 40 bytes; attributes cut mid-way
+  const doneMsg = Buffer.alloc(20);
+  doneMsg.writeUInt32LE(20, 0);
+  doneMsg.writeUInt16LE(3, 4); // NLMSG_DONE on the event socket: unknown here
+  ev.deliver([
+    eventDatagram(a!, 'create', 0),
+    garbage,
+    eventDatagram(b!, 'create', client.portId),
+    truncatedAttr,
+    doneMsg,
+    eventDatagram(a!, 'update', 4242),
+    eventDatagram(a!, 'delete', 0),
+  ]);
+  t.same(got, ['new:1000:0', 'new:1001:own', 'update:1000:4242', 'destroy:1000:0']);
+  t.equal(client.stats.events, 4);
+  t.equal(client.stats.ownEvents, 1);
+  t.equal(client.stats.decodeErrors, 2, 'garbage + truncated message counted');
+  t.equal(client.stats.unknownTypes, 1);
+  ev.overrun();
+  t.equal(overruns, 1);
+  t.equal(client.stats.overruns, 1);
+  const before = ev.getRcvBuf();
+  const after = client.growReceiveBuffer(1 << 30);
+  t.equal(after, before * 2, 'growReceiveBuffer doubles');
+  t.equal(client.growReceiveBuffer(before / 2), before, 'capped by max');
+});
+
+t.test('a throwing event handler does not break delivery', async (t) => {
+  const { client, sockets } = setup(() => 0);
+  let calls = 0;
+  const errors: Error[] = [];
+  client.subscribe({
+    onEvent: () => {
+      calls++;
+      if (calls === 1) throw new Error('handler bug');
+    },
+    onError: (e) => errors.push(e),
+  });
+  const ev = sockets[1]!;
+  const [a, b] = flows(2);
+  ev.deliver([Buffer.concat([eventDatagram(a!, 'create', 0), eventDatagram(b!, 'create', 0)])]);
+  t.equal(calls, 2, 'the next event in the same datagram is still delivered');
+  t.equal(client.stats.handlerErrors, 1);
+  t.equal(client.stats.decodeErrors, 0, 'not mistaken for a decode error');
+  t.equal(errors.length, 1);
+  t.match(errors[0]!.message, /handler bug/);
+  t.ok(client.stats instanceof ClientStats);
+});
+
+t.test('get / flush / closed client', async (t) => {
+  const { client, cmd } = setup((m) => (m.type === ((1 << 8) | 1) ? ENOENT : 0));
+  t.equal(client.get(flows(1)[0]!), undefined, 'ENOENT → undefined');
+  t.doesNotThrow(() => client.flush());
+  client.close();
+  t.ok(cmd.closed);
+  t.throws(() => client.createBatch(flows(1)), /closed/);
+});
