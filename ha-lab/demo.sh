@@ -4,9 +4,11 @@
 # commit of the replicated state), prints a short report and removes everything it created,
 # also when interrupted.
 #
-#   bash ha-lab/demo.sh [--conns N] [--keepalived] [--ipv6] [--iptables] [--control] [--no-setup]
+#   bash ha-lab/demo.sh [--conns N] [--idle N] [--keepalived] [--ipv6] [--iptables] [--control]
+#                       [--no-setup]
 #
 #   --conns N      live connections (default 200)
+#   --idle N       also N idle background flows in fwA's table (synced and committed too)
 #   --keepalived   keepalived (VRRPv3) detects the failure and its notify hook promotes fwB
 #                  (default: this script promotes fwB, like keepalived would)
 #   --ipv6         the connections use IPv6;  --iptables  firewalls written with iptables-nft
@@ -24,10 +26,11 @@ while [ $# -gt 0 ]; do
     --conns) conns=$2; shift ;;
     --keepalived) driver=keepalived ;;
     --ipv6) extra+=(--ipv6) ;;
+    --idle) extra+=(--idle "$2"); shift ;;
     --iptables) export HL_FW=iptables ;;
     --control) control=1 ;;
     --no-setup) setup=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -93,6 +96,7 @@ report() {
         (r.survived < r.connected ? `\n                      ${r.connected - r.survived} connections never recovered` : ""),
       `  sync lag seen:      ${v(r.syncLagMs, " ms")} (all connections up -> all in fwB external cache)`,
       `  entries committed:  ${v(r.committedEntries)} in fwB kernel table (external cache held ${v(r.externalEntries)})`,
+      ...(r.idleFlows ? [`  idle flows:         ${r.idleFlows} loaded in fwA in ${v(r.idleLoadMs, " ms")}, in fwB external cache after ${v(r.idleSyncMs, " ms")}; fwB kernel total ${v(r.fwBKernelEntries)}`] : []),
       `  commit time:        ${v(r.commitMs, " ms")} (fwA down -> fwB promoted: ${v(r.promoteMs, " ms")})`,
       `  verdict:            ${r.pass ? "PASS: every connection survived" : "FAIL: connections were lost"}`,
     ];

@@ -3,22 +3,25 @@
 # every connection survived on the same socket, 1 when some did not, 2 on a harness error.
 #
 #   failover.sh [--conns N] [--interval MS] [--after S] [--mode sync|nosync|nocommit]
-#               [--driver script|keepalived] [--ipv6] [--keep] [--report FILE]
+#               [--driver script|keepalived] [--ipv6] [--idle N] [--keep] [--report FILE]
 #
 #   --mode sync      sync daemon on both firewalls, fwB commits on take-over (expected: pass)
 #          nosync    no sync daemon at all                         (negative control: must fail)
 #          nocommit  daemon on both, fwB takes the VIPs, no commit  (negative control: must fail)
 #   --driver script      this script moves the VIPs and runs the primary sequence on fwB
 #            keepalived  keepalived (VRRPv3) on both; its notify hook runs the primary sequence
+#   --idle N         first load N idle ESTABLISHED TCP entries into fwA's kernel table
+#                    (conntrack -R in fwA), so the sync and the commit carry a realistic table
 #   --keep           leave the lab up afterwards (default: torn down, also on error/interrupt)
 #
-# Environment: SYNC_DAEMON (conntrackd|ctsyncd), HL_PREFIX, HL_FW (nft|iptables): see lib.sh.
+# Environment: SYNC_DAEMON (conntrackd|ctsyncd; SYNC_DAEMON_A/_B for a mixed pair), HL_PREFIX,
+# HL_FW (nft|iptables): see lib.sh. In RESULT, "daemon" is fwB's (the one that commits).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab.sh
 source "$HERE/lab.sh"
 
-conns=1 interval=100 after=6 mode=sync driver=script ipv6=0 keep=0 report=""
+conns=1 interval=100 after=6 mode=sync driver=script ipv6=0 keep=0 report="" idle=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --conns) conns=$2; shift ;;
@@ -27,6 +30,7 @@ while [ $# -gt 0 ]; do
     --mode) mode=$2; shift ;;
     --driver) driver=$2; shift ;;
     --ipv6) ipv6=1 ;;
+    --idle) idle=$2; shift ;;
     --keep) keep=1 ;;
     --report) report=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -55,6 +59,10 @@ wait_for() {
   done
   return 1
 }
+# fwB's external cache size, from the statistics (spec §5.7: "cache external:" block).
+ext_total() {
+  dctl B -s 2>/dev/null | awk '/^cache external:/ {e = 1} e && /current active connections/ {print $NF; exit}'
+}
 # Entries for the lab's server port in fwB's external cache (what fwA replicated to it).
 ext_count() {
   dctl B -e 2>/dev/null | grep -c "dport=$SERVER_PORT " || true
@@ -81,6 +89,27 @@ if [ "$driver" = keepalived ]; then
   [ "$(vip_count B)" = 0 ] || die "fwB holds VIPs while fwA is master"
 fi
 
+# Idle background flows: ESTABLISHED TCP entries from 10.77.128.0/17 (not a real host) to the
+# server's port 6000, 64 source ports per address, one-hour timeout, loaded in one batch.
+idle_load_ms=null idle_sync_ms=null
+if [ "$idle" -gt 0 ]; then
+  node -e '
+    const n = Number(process.argv[1]); const out = [];
+    for (let i = 0; i < n; i++)
+      out.push(`-I -s 10.77.${128 + (i >> 14)}.${(i >> 6) & 255} -d ${process.argv[2]} -p tcp` +
+        ` --sport ${10000 + (i & 63)} --dport 6000 --state ESTABLISHED -u ASSURED -t 3600`);
+    process.stdout.write(out.join("\n") + "\n");
+  ' "$idle" "$SERVER_IP" >"$HL_RUN/idle.txt"
+  t=$(now_ms)
+  nsx "$NS_FWA" conntrack -R "$HL_RUN/idle.txt" >/dev/null 2>&1 || true
+  idle_load_ms=$(($(now_ms) - t))
+  log "fwA: $(nsx "$NS_FWA" conntrack -C) entries after loading $idle idle flows in $idle_load_ms ms"
+  if [ "$mode" != nosync ]; then
+    wait_for '[ "$(ext_total)" -ge "$idle" ]' 120 && idle_sync_ms=$(($(now_ms) - t))
+    log "fwB external cache: $(ext_total) entries (idle flows synced ${idle_sync_ms} ms after load start)"
+  fi
+fi
+
 target=$SERVER_IP
 [ "$ipv6" = 1 ] && target=$SERVER_IP6
 start_bg "$NS_SERVER" "$HL_RUN/server.log" "$HL_RUN/server.pid" \
@@ -100,7 +129,9 @@ log "$conns connection(s) established through fwA"
 # Sync lag: from "all connections established" (client) to "all of them in fwB's external cache".
 sync_lag_ms=null ext_entries=0
 if [ "$mode" != nosync ]; then
-  if wait_for '[ "$(ext_count)" -ge "$conns" ]' 15; then
+  # With idle flows a full -e dump per poll is slow: poll the cheap statistics instead.
+  if [ "$idle" -gt 0 ]; then cond='[ "$(ext_total)" -ge $((idle + conns)) ]'; else cond='[ "$(ext_count)" -ge "$conns" ]'; fi
+  if wait_for "$cond" 15; then
     sync_lag_ms=$(($(now_ms) - ready_ms))
   fi
   ext_entries=$(ext_count)
@@ -139,26 +170,30 @@ else
 fi
 log "fwB promoted in ${promote_ms} ms (commit ${commit_ms} ms)"
 committed=$(kernel_count B)
+committed_total=$(nsx "$NS_FWB" conntrack -C 2>/dev/null || echo null)
 
 wait_for '! kill -0 "$client_pid" 2>/dev/null' $((after + 15)) || die "client did not finish"
 [ -s "$HL_RUN/client.report" ] || { cat "$HL_RUN/client.log" >&2; die "no client report"; }
 
 result=$(node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const [daemon, mode, driver, fw, ipv6, lag, ext, committed, commitMs, promoteMs] = process.argv.slice(2);
+  const [daemon, daemonA, mode, driver, fw, ipv6, lag, ext, committed, commitMs, promoteMs,
+    idle, idleLoadMs, idleSyncMs, committedTotal] = process.argv.slice(2);
   const n = (v) => (v === "null" ? null : Number(v));
   const out = {
-    daemon: mode === "nosync" ? null : daemon, mode, driver, firewall: fw, ipv6: ipv6 === "1",
+    daemon: mode === "nosync" ? null : daemon, daemonA: mode === "nosync" ? null : daemonA, mode, driver, firewall: fw, ipv6: ipv6 === "1",
     conns: r.conns, connected: r.connected, survived: r.survived, resets: r.resets, closed: r.closed,
     stalled: r.stalled, gaps: r.gaps, dups: r.dups, sent: r.sent, echoed: r.echoed,
     outageMaxMs: r.survivedOutageMs.max, outageP50Ms: r.survivedOutageMs.p50,
     syncLagMs: n(lag), externalEntries: n(ext), committedEntries: n(committed),
     commitMs: n(commitMs), promoteMs: n(promoteMs),
+    idleFlows: n(idle), idleLoadMs: n(idleLoadMs), idleSyncMs: n(idleSyncMs), fwBKernelEntries: n(committedTotal),
     pass: r.conns > 0 && r.survived === r.conns,
   };
   process.stdout.write(JSON.stringify(out));
-' "$HL_RUN/client.report" "$SYNC_DAEMON" "$mode" "$driver" "$HL_FW" "$ipv6" "$sync_lag_ms" \
-  "$ext_entries" "$committed" "$commit_ms" "$promote_ms")
+' "$HL_RUN/client.report" "$(fw_daemon B)" "$(fw_daemon A)" "$mode" "$driver" "$HL_FW" "$ipv6" "$sync_lag_ms" \
+  "$ext_entries" "$committed" "$commit_ms" "$promote_ms" "$idle" "$idle_load_ms" "$idle_sync_ms" \
+  "$committed_total")
 [ -n "$report" ] && cp "$HL_RUN/client.report" "$report"
 echo "RESULT $result"
 if grep -q '"pass":true' <<<"$result"; then exit 0; else exit 1; fi

@@ -48,12 +48,22 @@ declare -A FW_WAN6=([A]=fd77:2::2 [B]=fd77:2::3)
 declare -A FW_SYNC=([A]=10.77.3.1 [B]=10.77.3.2)
 declare -A FW_PEER=([A]=B [B]=A)
 
-# The sync daemon's command line; both take the same flags (conntrackd compatibility).
+# The sync daemon of firewall $1 (A|B): SYNC_DAEMON_A / SYNC_DAEMON_B override SYNC_DAEMON, for
+# a mixed pair (e.g. conntrackd on fwA, ctsyncd on fwB).
+fw_daemon() {
+  local v="SYNC_DAEMON_${1:-}"
+  echo "${!v:-$SYNC_DAEMON}"
+}
+
+# The sync daemon's binary for firewall $1 (A|B; without it: $SYNC_DAEMON). Both daemons take the
+# same flags (conntrackd compatibility).
 sync_daemon_bin() {
-  case "$SYNC_DAEMON" in
+  local which
+  which=$(fw_daemon "${1:-}")
+  case "$which" in
     conntrackd) command -v conntrackd || echo /usr/sbin/conntrackd ;;
     ctsyncd) echo "$HL_REPO/bin/ctsyncd" ;;
-    *) echo "unknown SYNC_DAEMON '$SYNC_DAEMON' (conntrackd|ctsyncd)" >&2; return 1 ;;
+    *) echo "unknown sync daemon '$which' (conntrackd|ctsyncd)" >&2; return 1 ;;
   esac
 }
 
@@ -90,5 +100,5 @@ start_bg() {
 dctl() {
   local x=$1
   shift
-  ip netns exec "${FW_NS[$x]}" "$(sync_daemon_bin)" -C "$HL_RUN/fw$x/conntrackd.conf" "$@"
+  ip netns exec "${FW_NS[$x]}" "$(sync_daemon_bin "$x")" -C "$HL_RUN/fw$x/conntrackd.conf" "$@"
 }

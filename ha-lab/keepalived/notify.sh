@@ -17,11 +17,11 @@ source "$dir/daemon.env"
 logf=$dir/notify.log
 ms() { date +%s%3N; }
 
-run() { # label, then the client flags
+run() { # label, then the client flags; the client's output goes to our stdout
   local label=$1 t rc
   shift
   t=$(ms)
-  "$DAEMON_BIN" -C "$DAEMON_CONF" "$@" >>"$logf" 2>&1
+  "$DAEMON_BIN" -C "$DAEMON_CONF" "$@" 2>>"$logf"
   rc=$?
   echo "$(date +%T.%3N) $state: $label ($*) rc=$rc in $(($(ms) - t)) ms" >>"$logf"
   return $rc
@@ -33,20 +33,20 @@ case "$state" in
     rm -f "$dir/notify-primary.done"
     # 1. commit the external cache (what the peer replicated to us) into the kernel table
     tc=$(ms)
-    run commit -c
+    run commit -c >>"$logf"
     commit_ms=$(($(ms) - tc))
     # 2. flush the internal cache (upstream flushes both; the external one is ours to keep until
     #    the peer resyncs, so flush only the internal one as newer primary-backup.sh does)
-    run flush-internal -f internal
+    run flush-internal -f internal >>"$logf"
     # 3. resynchronize the internal cache with the kernel table (now holding the committed flows)
-    run resync-kernel -R
+    run resync-kernel -R >>"$logf"
     # 4. bulk-send the internal cache to the backups
-    run bulk -B
+    run bulk -B >>"$logf"
     echo "total_ms=$(($(ms) - t0)) commit_ms=$commit_ms" >"$dir/notify-primary.done"
     ;;
   backup)
     # Is the daemon running? The statistics request doubles as a liveness probe.
-    if ! run probe -s; then
+    if ! run probe -s >/dev/null; then
       # Upstream starts it with -d after removing a stale lock; the lab starts it in the
       # foreground with a pid file so it can stop it by PID.
       rm -f "$DAEMON_DIR/daemon.lock"
@@ -55,12 +55,12 @@ case "$state" in
       sleep 1
     fi
     # Shorten the kernel timers of entries left from our time as primary (PurgeTimeout).
-    run purge-timers -t
+    run purge-timers -t >>"$logf"
     # Ask the primary (if any) for a full resync of its state.
-    run request-resync -n
+    run request-resync -n >>"$logf"
     ;;
   fault)
-    run purge-timers -t
+    run purge-timers -t >>"$logf"
     ;;
   *)
     echo "usage: $0 <fw-run-dir> primary|backup|fault" >&2

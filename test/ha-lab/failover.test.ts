@@ -5,6 +5,8 @@
 //
 // The daemons under test come from HA_LAB_DAEMONS (comma separated, default "conntrackd");
 // `HA_LAB_DAEMONS=conntrackd,ctsyncd npx tap test/ha-lab` runs every scenario for both.
+// Mixed pairs (fwA's daemon:fwB's daemon) come from HA_LAB_PAIRS, e.g. "conntrackd:ctsyncd,
+// ctsyncd:conntrackd" (default: none).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t, { type Test } from 'tap';
@@ -15,6 +17,10 @@ const DAEMONS = (process.env.HA_LAB_DAEMONS ?? 'conntrackd')
   .map((s) => s.trim())
   .filter((s) => s.length > 0);
 // Unique per test process, so this file never collides with a demo or another lab.
+const PAIRS = (process.env.HA_LAB_PAIRS ?? '')
+  .split(',')
+  .map((s) => s.trim().split(':'))
+  .filter((p): p is [string, string] => p.length === 2 && p[0] !== '' && p[1] !== '');
 const PREFIX = `hlf${process.pid % 100000}`;
 
 interface Result {
@@ -40,6 +46,8 @@ interface Result {
   committedEntries: number | null;
   commitMs: number | null;
   promoteMs: number | null;
+  idleFlows: number | null;
+  fwBKernelEntries: number | null;
   pass: boolean;
 }
 
@@ -165,5 +173,25 @@ for (const daemon of DAEMONS) {
     const run = await failover(daemon, ['--ipv6', '--conns', '5', '--interval', '50', '--after', '4']);
     assertSurvived(t, run, 5);
     t.equal(run.result?.ipv6, true);
+  });
+}
+
+for (const daemon of DAEMONS) {
+  t.test(`${daemon}: 100k idle background flows are synced and committed; live ones survive`, async (t) => {
+    const run = await failover(daemon, ['--idle', '100000', '--conns', '20', '--interval', '100', '--after', '4']);
+    assertSurvived(t, run, 20);
+    t.equal(run.result?.idleFlows, 100000);
+    t.ok((run.result?.fwBKernelEntries ?? 0) >= 100020, `fwB kernel holds idle + live flows (${run.result?.fwBKernelEntries})`);
+  });
+}
+
+for (const [a, b] of PAIRS) {
+  t.test(`mixed pair: ${a} on fwA, ${b} on fwB`, async (t) => {
+    const run = await failover(a, ['--conns', '20', '--interval', '100', '--after', '4'], {
+      SYNC_DAEMON_A: a,
+      SYNC_DAEMON_B: b,
+    });
+    assertSurvived(t, run, 20);
+    t.equal(run.result?.daemon, b);
   });
 }
