@@ -104,6 +104,22 @@ t.test('udp unicast: every datagram to every peer; strangers dropped and counted
   t.equal(ra.from, '10.255.0.6');
 });
 
+t.test('socket buffers: applied (kernel doubles), capped by rmem_max/wmem_max', async (t) => {
+  const small = await A.call(
+    { op: 'open', id: 'ub1', kind: 'udp', opts: { family: 4, localAddress: '10.255.0.1', port: 3794, peers: ['10.255.0.2'], mtu: 1500, rcvBuf: 262144, sndBuf: 131072 } },
+    'opened',
+  );
+  const st1 = small.stats as Record<string, number>;
+  t.equal(st1.rcvBufBytes, 2 * 262144);
+  t.equal(st1.sndBufBytes, 2 * 131072);
+  const rmemMax = Number(ip('netns', 'exec', lab.nsA, 'cat', '/proc/sys/net/core/rmem_max').trim());
+  const big = await A.call(
+    { op: 'open', id: 'ub2', kind: 'udp', opts: { family: 4, localAddress: '10.255.0.1', port: 3795, peers: ['10.255.0.2'], mtu: 1500, rcvBuf: rmemMax * 4 } },
+    'opened',
+  );
+  t.equal((big.stats as Record<string, number>).rcvBufBytes, 2 * rmemMax, 'SO_RCVBUF without FORCE stops at rmem_max');
+});
+
 t.test('send errors are counted, not thrown', async (t) => {
   // ENETUNREACH/EHOSTUNREACH style: a peer on no route at all
   await A.call({ op: 'open', id: 'ue', kind: 'udp', opts: { family: 4, localAddress: '10.255.0.1', port: 3792, peers: ['192.0.2.1'], mtu: 1500 } }, 'opened');
@@ -112,6 +128,9 @@ t.test('send errors are counted, not thrown', async (t) => {
   const st = (await A.call({ op: 'stats', id: 'ue' }, 'stats')).stats as { sendErrors: number; sendErrorsByCode: Record<string, number> };
   t.equal(st.sendErrors, 3);
   t.ok(Object.keys(st.sendErrorsByCode).length >= 1, `by code: ${JSON.stringify(st.sendErrorsByCode)}`);
+  const logs = (await A.call({ op: 'logs' }, 'logs')).lines as Ev[];
+  const mine = logs.filter((l) => l.channel === 'udp:10.255.0.1:3792' && l.msg === 'sync channel send failed');
+  t.equal(mine.length, 1, 'three failures, one log line (rate-limited)');
 });
 
 t.test('multilink: fail-over on link down, receive-driven switch back', async (t) => {
