@@ -91,6 +91,9 @@ function oneOf(values: readonly string[]) {
 function str(x: unknown): void {
   if (typeof x !== 'string' || x === '') throw new Error('must be a non-empty string');
 }
+function linkList(x: unknown): void {
+  if (!Array.isArray(x)) throw new Error('must be a list of links');
+}
 function objOrNull(x: unknown): void {
   if (x !== null && (typeof x !== 'object' || Array.isArray(x))) throw new Error('must be an object');
 }
@@ -123,7 +126,7 @@ function schema(m: MachineInfo) {
     disableInternalCache: { format: bool, default: false },
     tcpWindowTracking: { format: bool, default: false },
     expectationSync: { format: expSync, default: false as boolean | string[] },
-    channels: { format: Array, default: [] as NativeChannel[] },
+    channels: { format: linkList, default: [] as NativeChannel[] },
     general: {
       hashLimit: { format: intIn(1, U32_MAX), default: defaultHashLimit(m) },
       lockFile: { format: absPath, default: '/run/ctsyncd.lock' },
@@ -184,6 +187,27 @@ function convictProblems(err: Error, input: unknown, sch: Record<string, unknown
     }
   }
   return out;
+}
+
+/** Runs each schema leaf's format on the raw input value; returns the keys that failed. */
+function prevalidate(c: Checker, sch: Record<string, unknown>, input: unknown, prefix: string): Set<string> {
+  const bad = new Set<string>();
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return bad;
+  for (const [k, node] of Object.entries(sch)) {
+    const v = (input as Record<string, unknown>)[k];
+    if (v === undefined) continue;
+    const key = prefix ? `${prefix}.${k}` : k;
+    const leaf = node as { format?: unknown };
+    if (typeof leaf.format === 'function') {
+      if (!c.check(key, v, leaf.format as (x: unknown) => void)) bad.add(key);
+    } else if (leaf.format === undefined) {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+        c.fail(key, v, 'must be an object (mapping)');
+        bad.add(key);
+      } else for (const b of prevalidate(c, node as Record<string, unknown>, v, key)) bad.add(b);
+    }
+  }
+  return bad;
 }
 
 // ---- structured parts ---------------------------------------------------------------------------
@@ -413,14 +437,19 @@ export function resolveNative(input: unknown, machine: MachineInfo = readMachine
   // convict cannot overlay objects onto null defaults: the optional structured parts are taken
   // out here and checked by hand below.
   const { filter: rawFilter, envelope: rawEnvelope, metrics: rawMetrics, ...scalars } = input as Record<string, unknown>;
+  const c = new Checker();
+  // Type-check the raw leaves first: convict coerces strings by the default's type ("yes" → true,
+  // "60" → 60), which a JSON/YAML file must not get away with.
+  const rawBad = prevalidate(c, sch as unknown as Record<string, unknown>, scalars, '');
+  if (rawBad.size > 0) throw new ConfigError(c.problems, file);
   const conf = convict(sch);
   conf.load(scalars);
   try {
     conf.validate({ allowed: 'strict', output: () => undefined });
   } catch (e) {
-    problems.push(...convictProblems(e as Error, input, sch as unknown as Record<string, unknown>));
+    const more = convictProblems(e as Error, input, sch as unknown as Record<string, unknown>);
+    problems.push(...more);
   }
-  const c = new Checker();
   const props = conf.getProperties() as unknown as Omit<DaemonConfig, 'channels' | 'filter' | 'envelope' | 'metrics'> & {
     channels: unknown;
   };
