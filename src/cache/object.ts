@@ -42,6 +42,8 @@ export interface CacheObject<T> extends QNode {
   expireAt: number;
   /** Position in the ALARM refresh heap, -1 = not in it. */
   heapIdx: number;
+  /** Per-sender FTFW: bit set of peers that acknowledged the last transmission. */
+  ackMask: number;
 }
 
 export function newCacheObject<T>(kind: ObjKind, key: string, data: T, now: number): CacheObject<T> {
@@ -62,5 +64,6 @@ export function newCacheObject<T>(kind: ObjKind, key: string, data: T, now: numb
     refreshAt: 0,
     expireAt: 0,
     heapIdx: -1,
+    ackMask: 0,
   };
 }

@@ -142,7 +142,7 @@ export class SyncEngine {
 
     const overhead = opts.envelope ? (opts.envelopeOverhead ?? ENVELOPE_OVERHEAD) : 0;
     this.packer = new DatagramPacker(opts.channel.maxPayload - overhead, this.sendDatagram);
-    this.curRx = this.rxStats(0);
+    this.curRx = new WireRxStats();
 
     const host: ModeHost = {
       emitObject: (obj, flags, seq) => this.emitObject(obj, flags, seq),

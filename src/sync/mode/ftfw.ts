@@ -11,8 +11,8 @@
  *    acknowledges it (conntrackd sends one, often before the peer listens; spec §9);
  *  - per-sender receive tracking when the authenticated envelope gives sender ids
  *    (`perSender`): one RxTracker per peer, ACK/NACK carry the target node id in a 4-byte
- *    trailer (len 20; conntrackd would ignore it), and resend-queue entries are released once
- *    every live peer has acknowledged them (spec §4.6 fixed);
+ *    trailer (len 20; conntrackd would ignore it), and each resend-queue entry keeps a bit set of
+ *    the peers that acknowledged it: it is released once every live peer has (spec §4.6 fixed);
  *  - tail-loss detection ≤ 200 ms: after a transmit pass that sent data, if it stays
  *    unacknowledged an ALIVE (or pending ACK) probe goes out after `probeMs` of idleness (then
  *    2×, 4×, up to maxProbes); the probe consumes a seq, so a receiver that lost the tail sees
@@ -188,12 +188,14 @@ export class FtfwMode extends ModeBase implements SyncMode {
         else if (it.flags & NET_F.RESYNC) this.stats.resyncsSent++;
         it.seq = seq;
         it.sentAt = now;
+        it.ackMask = 0;
         this.pushRs(it);
       } else {
         this.host.emitObject(it, hf, seq);
         this.stats.dataSent++;
         it.seq = seq;
         it.sentAt = now;
+        it.ackMask = 0;
         this.lastDataSeq = seq;
         this.dataSent = true;
         data = true;
@@ -235,13 +237,10 @@ export class FtfwMode extends ModeBase implements SyncMode {
     ps.msgsRecv++;
     ps.bytesRecv += h.len;
     ps.lastRecvAt = now;
-    if (this.opts.perSender && ps.msgsRecv === 1) {
+    if (this.opts.perSender && ps.msgsRecv === 1 && this.nextBit <= 31) {
       // A newly seen peer needs nothing we sent before it appeared (it will RESYNC).
-      const last = this.lastSentSeq();
-      if (last !== undefined) {
-        tr.ackedTo = last;
-        tr.ackedSet = true;
-      }
+      tr.bit = 1 << (this.nextBit++ - 1);
+      this.markAll(tr.bit);
     }
 
     if (h.flags & NET_F.HELLO_BACK && this.hello === HelloState.SAY) this.hello = HelloState.DONE;
@@ -372,9 +371,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
   private peerRestarted(tr: RxTracker): void {
     if (this.opts.perSender) {
       // Only this peer stops needing what we sent so far; others still may.
-      tr.ackedTo = this.lastSentSeq() ?? 0;
-      tr.ackedSet = true;
-      this.releaseAckedByAll();
+      this.markAll(tr.bit);
       return;
     }
     const n = this.rs.length;
@@ -388,15 +385,9 @@ export class FtfwMode extends ModeBase implements SyncMode {
       this.highestAcked = to;
       this.anyAcked = true;
     }
-    if (this.opts.perSender) {
-      if (!tr.ackedSet || seqAfter(to, tr.ackedTo)) {
-        tr.ackedTo = to;
-        tr.ackedSet = true;
-      }
-      this.releaseAckedByAll();
-      return;
-    }
+    const live = this.opts.perSender ? this.liveMask(now) : 0;
     // spec §4.2: skip entries before `from` (kept), remove [from, to], stop after `to`.
+    // Per-sender: mark the entry acknowledged by this peer; remove once all live peers did.
     let it = this.rs.head;
     while (it) {
       const next = this.rs.next(it);
@@ -405,10 +396,34 @@ export class FtfwMode extends ModeBase implements SyncMode {
         continue;
       }
       if (seqAfter(it.seq, to)) break;
+      if (this.opts.perSender) {
+        it.ackMask |= tr.bit;
+        if ((it.ackMask & live) !== live) {
+          it = next;
+          continue;
+        }
+      }
       this.rs.remove(it);
       this.acked(it, now);
       it = next;
     }
+  }
+
+  private nextBit = 1;
+
+  /** Bits of the peers heard from within peerTimeoutMs. */
+  private liveMask(now: number): number {
+    let m = 0;
+    for (const t of this.trackers.values()) {
+      if (t.bit !== 0 && now - t.stats.lastRecvAt <= this.opts.peerTimeoutMs) m |= t.bit;
+    }
+    return m;
+  }
+
+  /** Per-sender: `bit` no longer needs anything in the resend queue; release what is done. */
+  private markAll(bit: number): void {
+    for (const it of this.rs) it.ackMask |= bit;
+    this.releaseAckedByAll();
   }
 
   private acked(it: TxItem, now: number): void {
@@ -424,21 +439,22 @@ export class FtfwMode extends ModeBase implements SyncMode {
     this.host.release(it);
   }
 
-  /** Per-sender mode: release the resend-queue head while every live peer has acked it. */
+  /**
+   * Per-sender mode: release every resend-queue entry all live peers acknowledged (peers come
+   * and go, so this also runs on the ALIVE tick). Nobody live: keep everything, as conntrackd.
+   */
   private releaseAckedByAll(): void {
     const now = this.clock.now();
-    let min = 0;
-    let any = false;
-    for (const t of this.trackers.values()) {
-      if (now - t.stats.lastRecvAt > this.opts.peerTimeoutMs) continue;
-      if (!t.ackedSet) return; // a live peer that acknowledged nothing yet needs everything
-      if (!any || seqBefore(t.ackedTo, min)) min = t.ackedTo;
-      any = true;
-    }
-    if (!any) return; // nobody listening: keep everything (conntrackd would too)
-    for (let it = this.rs.head; it && !seqAfter(it.seq, min); it = this.rs.head) {
-      this.rs.remove(it);
-      this.acked(it, now);
+    const live = this.liveMask(now);
+    if (live === 0) return;
+    let it = this.rs.head;
+    while (it) {
+      const next = this.rs.next(it);
+      if ((it.ackMask & live) === live) {
+        this.rs.remove(it);
+        this.acked(it, now);
+      }
+      it = next;
     }
   }
 

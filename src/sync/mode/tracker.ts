@@ -34,9 +34,8 @@ export class RxTracker {
    * (an UNSET tracker cannot detect a leading gap), so ask once more.
    */
   uncertainStart = false;
-  /** Per-sender mode: highest of OUR seqs this peer acknowledged (or no longer needs). */
-  ackedTo = 0;
-  ackedSet = false;
+  /** Per-sender mode: this peer's bit in resend-queue ackMasks (0 = untracked, > 31 peers). */
+  bit = 0;
   readonly stats = new PeerStats();
 
   constructor(

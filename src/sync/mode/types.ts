@@ -25,12 +25,14 @@ export interface CtlItem extends QNode {
   /** Seq of the last transmission; -1 = not sent yet. */
   seq: number;
   sentAt: number;
+  /** Per-sender FTFW: bit set of peers that acknowledged it. */
+  ackMask: number;
 }
 
 export type TxItem = SyncObject | CtlItem;
 
 export function newCtlItem(flags: number, from: number, to: number, target = 0): CtlItem {
-  return { qPrev: null, qNext: null, qOwner: null, kind: 'ctl', flags, from, to, target, seq: -1, sentAt: 0 };
+  return { qPrev: null, qNext: null, qOwner: null, kind: 'ctl', flags, from, to, target, seq: -1, sentAt: 0, ackMask: 0 };
 }
 
 export interface ModeHost {
