@@ -104,6 +104,28 @@ t.test('udp unicast: every datagram to every peer; strangers dropped and counted
   t.equal(ra.from, '10.255.0.6');
 });
 
+t.test('udp unicast over IPv6: ULA and link-local (zone from the interface)', async (t) => {
+  ip('-n', lab.nsA, 'addr', 'add', 'fd00:255::1/64', 'dev', lab.ifs.a0, 'nodad');
+  ip('-n', lab.nsB, 'addr', 'add', 'fd00:255::2/64', 'dev', lab.ifs.b0, 'nodad');
+  const u6 = (local: string, peer: string, ifname: string) => ({ family: 6, localAddress: local, port: 3796, peers: [peer], interface: ifname });
+  await A.call({ op: 'open', id: 'v6', kind: 'udp', opts: u6('fd00:255::1', 'fd00:255::2', lab.ifs.a0) }, 'opened');
+  await B.call({ op: 'open', id: 'v6', kind: 'udp', opts: u6('fd00:255::2', 'fd00:255:0::1', lab.ifs.b0) }, 'opened');
+  await A.call({ op: 'send', id: 'v6', text: 'ula-a' }, 'sent');
+  const rb = await B.waitFor((e) => e.ev === 'rx' && e.id === 'v6');
+  t.equal(rb.text, 'ula-a');
+  t.equal(rb.from, 'fd00:255::1', 'peer list matches in canonical form');
+
+  const ll = (ns: string, dev: string) => /inet6 (fe80::[0-9a-f:]+)\//.exec(ip('-n', ns, '-6', 'addr', 'show', 'dev', dev, 'scope', 'link'))![1]!;
+  const llA = ll(lab.nsA, lab.ifs.a0);
+  const llB = ll(lab.nsB, lab.ifs.b0);
+  await A.call({ op: 'open', id: 'll', kind: 'udp', opts: { ...u6(`${llA}%${lab.ifs.a0}`, `${llB}%${lab.ifs.a0}`, lab.ifs.a0), port: 3797 } }, 'opened');
+  await B.call({ op: 'open', id: 'll', kind: 'udp', opts: { ...u6(`${llB}%${lab.ifs.b0}`, `${llA}%${lab.ifs.b0}`, lab.ifs.b0), port: 3797 } }, 'opened');
+  await B.call({ op: 'send', id: 'll', text: 'll-b' }, 'sent');
+  const ra = await A.waitFor((e) => e.ev === 'rx' && e.id === 'll');
+  t.equal(ra.text, 'll-b');
+  t.equal(ra.from, llB, 'zone stripped from the source address');
+});
+
 t.test('socket buffers: applied (kernel doubles), capped by rmem_max/wmem_max', async (t) => {
   const small = await A.call(
     { op: 'open', id: 'ub1', kind: 'udp', opts: { family: 4, localAddress: '10.255.0.1', port: 3794, peers: ['10.255.0.2'], mtu: 1500, rcvBuf: 262144, sndBuf: 131072 } },
