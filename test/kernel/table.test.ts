@@ -87,7 +87,7 @@ t.test('events: NEW/UPDATE/DESTROY, own changes recognised by port id', async (t
     ['new', 'update', 'destroy'],
     'conntrack -I/-U/-D give NEW, UPDATE, DESTROY',
   );
-  t.match(tool[0]!.line, /\[NEW\]|tcp\s+6 100 SYN_SENT src=10\.2\.0\.1 dst=10\.2\.0\.2 sport=1111 dport=80/);
+  t.match(tool[0]!.line, /^tcp\s+6 100 SYN_SENT src=10\.2\.0\.1 dst=10\.2\.0\.2 sport=1111 dport=80/);
   t.match(tool[1]!.line, /mark=5/, 'update carries the new mark');
   t.ok(tool.every((e) => e.pid !== 0 && e.pid !== r.portId), 'conntrack(8) has its own port id');
   const own = r.events.filter((e) => e.own);
@@ -126,4 +126,40 @@ t.test('kernel stats via CT_GET_STATS(_CPU)', async (t) => {
   t.ok((s.insert as number) >= 10, 'insert counter summed over CPUs');
   t.ok((s.cpus as number) >= 1);
   t.equal(s.maxEntries, Number(nsExec(ns, 'cat', ['/proc/sys/net/netfilter/nf_conntrack_max']).trim()));
+});
+
+t.test('ctsyncd kernel subcommands', async (t) => {
+  const ns = withNs(t);
+  type Run = { argv: string; code: number; out: string[]; err: string[] };
+  const runs = await runWork<Run[]>(ns, 'cli');
+  const by = (prefix: string, nth = 0) => runs.filter((r) => r.argv.startsWith(prefix))[nth]!;
+  t.equal(by('create -p tcp').code, 0);
+  t.equal(by('create -p udp').code, 0);
+  t.equal(by('create -p icmp').code, 0);
+  const dup = by('create -p tcp', 1);
+  t.equal(dup.code, 1, 'duplicate create fails');
+  t.match(dup.err.join('\n'), /EEXIST/);
+  t.same(by('count').out, ['3']);
+  const list = by('list');
+  t.equal(list.out.length, 3);
+  t.match(list.out.join('\n'), /tcp\s+6 1\d\d ESTABLISHED src=10\.4\.0\.1 dst=10\.4\.0\.2 sport=1000 dport=80 src=10\.4\.0\.2 dst=10\.4\.0\.1 sport=80 dport=1000 \[ASSURED\] mark=5 use=1/);
+  t.match(list.out.join('\n'), /udp\s+17 \d+ src=10\.4\.0\.1 dst=10\.4\.0\.3 sport=53 dport=53 \[UNREPLIED\] .* zone=3 use=1/);
+  t.equal(by('list -p udp').out.length, 1, 'protocol filter');
+  const json = by('list --json').out.map((l) => JSON.parse(l));
+  t.equal(json.length, 1, 'mark filter');
+  t.match(json[0], { mark: 5, orig: { src: '10.4.0.1', dst: '10.4.0.2', sport: 1000, dport: 80 } });
+  t.match(by('get -p tcp -s 10.4.0.1 -d 10.4.0.2 --sport 1000').out[0], /sport=1000 dport=80/);
+  t.equal(by('get -p tcp -s 10.4.0.1 -d 10.4.0.2 --sport 1001').code, 1, 'get of a missing entry');
+  t.match(JSON.parse(by('stats').out[0]!), { entries: 3 });
+  const ev = by('events');
+  t.equal(ev.code, 0);
+  t.equal(ev.out.length, 2, 'stopped after -c 2; the UDP event was filtered out');
+  t.match(ev.out[0], /^\s+\[NEW\] tcp\s+6 30 SYN_SENT src=10\.4\.1\.1/);
+  t.match(ev.out[1], /^\[DESTROY\] tcp\s+6 \d+ SYN_SENT src=10\.4\.1\.1/);
+  t.equal(by('delete').code, 0);
+  t.same(by('count', 1).out, ['2'], 'delete -p udp removed the one UDP entry');
+  t.same(by('count', 2).out, ['0'], 'flush empties the table');
+  t.equal(by('list --bogus').code, 2, 'usage error');
+  t.equal(by('frobnicate').code, 2, 'unknown command');
+  t.same(conntrackList(ns), [], 'conntrack -L agrees: empty');
 });
