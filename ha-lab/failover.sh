@@ -120,7 +120,7 @@ rm -f "$HL_RUN/client.ready" "$HL_RUN/client.report"
 start_bg "$NS_CLIENT" "$HL_RUN/client.log" "$HL_RUN/client.pid" \
   node "$HERE/traffic.js" client --target "$target" --port "$SERVER_PORT" --conns "$conns" \
   --interval "$interval" --after "$after" --max-run 60 --drain-ms 3000 \
-  --ready-file "$HL_RUN/client.ready" --report "$HL_RUN/client.report"
+  --ready-file "$HL_RUN/client.ready" --mark-file "$HL_RUN/client.mark" --report "$HL_RUN/client.report"
 client_pid=$(cat "$HL_RUN/client.pid")
 wait_for '[ -s "$HL_RUN/client.ready" ]' 30 || { cat "$HL_RUN/client.log" >&2; die "client not ready"; }
 ready_ms=$(cat "$HL_RUN/client.ready")
@@ -141,6 +141,7 @@ sleep 1 # a second of steady traffic before the failure
 
 # ---- fwA dies ------------------------------------------------------------------------------
 fail_ms=$(now_ms)
+echo "$fail_ms" >"$HL_RUN/client.mark"
 kill -USR1 "$client_pid"
 links down A
 [ "$mode" != nosync ] && daemon kill A

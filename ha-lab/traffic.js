@@ -5,7 +5,7 @@
 //
 //   node traffic.js server --host IP --port P [--lifetime S]
 //   node traffic.js client --target IP --port P --conns N [--interval MS] [--after S]
-//        [--max-run S] [--drain-ms MS] [--stall-ms MS] [--ready-file F] [--report F]
+//        [--max-run S] [--drain-ms MS] [--stall-ms MS] [--ready-file F] [--mark-file F] [--report F]
 //
 // Protocol: the client sends "<n>\n" (n = 1, 2, 3 ... per connection) every --interval ms; the
 // server checks the numbering and echoes each line back. The client checks the echoes: a number
@@ -117,7 +117,10 @@ function client(o) {
     const c = {
       id, sock: null, localPort: 0, connected: false, sent: 0, echoed: 0, gap: 0, dup: 0,
       reset: false, error: null, closed: false, lastProgress: 0, maxGapMs: 0,
-      lastBeforeFailover: null, firstAfterFailover: null,
+      // Progress times since the previous stall (bounded ring) and the long gaps seen, so the
+      // outage is measured against the orchestrator's own fail-over timestamp (--mark-file),
+      // not against when this process happened to handle the signal.
+      recent: [], longGaps: [],
     };
     const sock = net.connect({ host: target, port });
     c.sock = sock;
@@ -136,10 +139,14 @@ function client(o) {
         c.gap++;
         c.echoed = n;
       }
-      if (phase !== 'connect') c.maxGapMs = Math.max(c.maxGapMs, now - c.lastProgress);
+      if (phase !== 'connect') {
+        const g = now - c.lastProgress;
+        c.maxGapMs = Math.max(c.maxGapMs, g);
+        if (g > 1.5 * interval && c.longGaps.length < 200) c.longGaps.push([c.lastProgress, now]);
+      }
       c.lastProgress = now;
-      if (failoverAt === null) c.lastBeforeFailover = now;
-      else if (c.firstAfterFailover === null) c.firstAfterFailover = now;
+      c.recent.push(now);
+      if (c.recent.length > 256) c.recent.shift();
       if (phase === 'connect') checkReady();
       if (phase === 'drain') checkDrained();
     }));
@@ -193,6 +200,13 @@ function client(o) {
   process.on('SIGUSR1', () => {
     if (failoverAt !== null || phase !== 'run') return;
     failoverAt = rel();
+    // The orchestrator writes the epoch ms of the failure before signalling.
+    try {
+      const ms = Number(fs.readFileSync(o['mark-file'], 'utf8'));
+      if (Number.isFinite(ms) && ms > t0) failoverAt = ms - t0;
+    } catch {
+      // no mark file: the signal time stands
+    }
     process.stdout.write(`FAILOVER mark at ${failoverAt} ms\n`);
     clearTimeout(stopTimer);
     stopTimer = setTimeout(startDrain, after * 1000);
@@ -213,8 +227,12 @@ function client(o) {
       const maxGapMs = Math.max(c.maxGapMs, gapNow);
       let outageMs = null;
       if (failoverAt !== null) {
-        const before = c.lastBeforeFailover ?? failoverAt;
-        outageMs = (c.firstAfterFailover ?? end) - before;
+        // The interval without progress that spans the mark: last echo before it to first after
+        // it (or the end), and any long gap that ended after the mark.
+        const fa = failoverAt;
+        const before = c.recent.filter((x) => x < fa).at(-1) ?? fa;
+        const after = c.recent.find((x) => x >= fa) ?? end;
+        outageMs = Math.max(after - before, ...c.longGaps.filter(([, e]) => e >= fa).map(([b, e]) => e - b));
       }
       const stalled = !complete || maxGapMs > stallMs;
       const survived = c.connected && !broken && c.gap === 0 && c.dup === 0 && complete;
