@@ -100,6 +100,16 @@ export interface CtFlow extends Flow {
 
 export type CtOp = 'create' | 'update' | 'delete' | 'get';
 
+/**
+ * One attribute iterator per nesting depth, reused by every decode (decoding is synchronous
+ * and never re-entered), so a message costs no iterator allocations (ARCHITECTURE habit 7).
+ */
+const EMPTY = Buffer.alloc(0);
+const POOL: NlAttrIter[] = [0, 1, 2, 3, 4].map(() => new NlAttrIter(EMPTY, 0, 0, true));
+function iterAt(depth: number): NlAttrIter {
+  return POOL[depth]!;
+}
+
 function famOf(family: number): Family {
   return family === AF_INET6 ? AF_INET6 : AF_INET;
 }
@@ -109,8 +119,8 @@ function famOf(family: number): Family {
 // ---------------------------------------------------------------------------------------------
 
 /** Decodes one CTA_TUPLE_* nest (payload at [start, end)). */
-function decodeTuple(buf: Buffer, start: number, end: number, family: Family, st: CtDecodeStats | undefined): Tuple {
-  const it = new NlAttrIter(buf, start, end, true);
+function decodeTuple(buf: Buffer, start: number, end: number, family: Family, st: CtDecodeStats | undefined, depth = 1): Tuple {
+  const it = iterAt(depth).reset(buf, start, end, true);
   let fam: Family = family;
   let src: Addr | undefined;
   let dst: Addr | undefined;
@@ -124,7 +134,7 @@ function decodeTuple(buf: Buffer, start: number, end: number, family: Family, st
   while (it.next()) {
     switch (it.type) {
       case CTA_TUPLE.IP: {
-        const ip = it.nested();
+        const ip = it.nestedInto(iterAt(depth + 1));
         while (ip.next()) {
           switch (ip.type) {
             case CTA_IP.V4_SRC:
@@ -150,7 +160,7 @@ function decodeTuple(buf: Buffer, start: number, end: number, family: Family, st
         break;
       }
       case CTA_TUPLE.PROTO: {
-        const p = it.nested();
+        const p = it.nestedInto(iterAt(depth + 1));
         while (p.next()) {
           switch (p.type) {
             case CTA_PROTO.NUM:
@@ -216,7 +226,7 @@ function decodeTuple(buf: Buffer, start: number, end: number, family: Family, st
 
 function decodeTcp(it: NlAttrIter, st: CtDecodeStats | undefined): TcpInfo {
   const tcp: TcpInfo = {};
-  const n = it.nested();
+  const n = it.nestedInto(iterAt(2));
   while (n.next()) {
     switch (n.type) {
       case CTA_PROTOINFO_TCP.STATE:
@@ -252,7 +262,7 @@ function decodeTcp(it: NlAttrIter, st: CtDecodeStats | undefined): TcpInfo {
 
 function decodeSctp(it: NlAttrIter, st: CtDecodeStats | undefined): SctpInfo {
   const s: SctpInfo = {};
-  const n = it.nested();
+  const n = it.nestedInto(iterAt(2));
   while (n.next()) {
     switch (n.type) {
       case CTA_PROTOINFO_SCTP.STATE:
@@ -273,7 +283,7 @@ function decodeSctp(it: NlAttrIter, st: CtDecodeStats | undefined): SctpInfo {
 
 function decodeDccp(it: NlAttrIter, st: CtDecodeStats | undefined): DccpInfo {
   const d: DccpInfo = {};
-  const n = it.nested();
+  const n = it.nestedInto(iterAt(2));
   while (n.next()) {
     switch (n.type) {
       case CTA_PROTOINFO_DCCP.STATE:
@@ -295,7 +305,7 @@ function decodeDccp(it: NlAttrIter, st: CtDecodeStats | undefined): DccpInfo {
 }
 
 function decodeProtoinfo(it: NlAttrIter, flow: Flow, st: CtDecodeStats | undefined): void {
-  const n = it.nested();
+  const n = it.nestedInto(iterAt(1));
   while (n.next()) {
     switch (n.type) {
       case CTA_PROTOINFO.TCP:
@@ -315,7 +325,7 @@ function decodeProtoinfo(it: NlAttrIter, flow: Flow, st: CtDecodeStats | undefin
 
 function decodeSeqAdj(it: NlAttrIter, st: CtDecodeStats | undefined): SeqAdjDir {
   const s: SeqAdjDir = { correctionPos: 0, offsetBefore: 0, offsetAfter: 0 };
-  const n = it.nested();
+  const n = it.nestedInto(iterAt(1));
   while (n.next()) {
     switch (n.type) {
       case CTA_SEQADJ.CORRECTION_POS:
@@ -336,7 +346,7 @@ function decodeSeqAdj(it: NlAttrIter, st: CtDecodeStats | undefined): SeqAdjDir 
 
 function decodeSynproxy(it: NlAttrIter, st: CtDecodeStats | undefined): SynproxyInfo {
   const s: SynproxyInfo = { isn: 0, its: 0, tsoff: 0 };
-  const n = it.nested();
+  const n = it.nestedInto(iterAt(1));
   while (n.next()) {
     switch (n.type) {
       case CTA_SYNPROXY.ISN:
@@ -357,7 +367,7 @@ function decodeSynproxy(it: NlAttrIter, st: CtDecodeStats | undefined): Synproxy
 
 function decodeCounters(it: NlAttrIter, st: CtDecodeStats | undefined): CtCounters {
   const c: CtCounters = { packets: 0n, bytes: 0n };
-  const n = it.nested();
+  const n = it.nestedInto(iterAt(1));
   while (n.next()) {
     switch (n.type) {
       case CTA_COUNTERS.PACKETS:
@@ -383,7 +393,7 @@ function decodeCounters(it: NlAttrIter, st: CtDecodeStats | undefined): CtCounte
 
 /** CTA_NAT_SRC / CTA_NAT_DST (only in requests; decoded so our own encodings round-trip). */
 function decodeNat(it: NlAttrIter, nat: NatInfo, src: boolean, st: CtDecodeStats | undefined): void {
-  const n = it.nested();
+  const n = it.nestedInto(iterAt(1));
   while (n.next()) {
     switch (n.type) {
       case CTA_NAT.V4_MINIP:
@@ -399,7 +409,7 @@ function decodeNat(it: NlAttrIter, nat: NatInfo, src: boolean, st: CtDecodeStats
         // ranges are not modelled: conntrackd only ever sends a single address (min = max)
         break;
       case CTA_NAT.PROTO: {
-        const p = n.nested();
+        const p = n.nestedInto(iterAt(2));
         while (p.next()) {
           if (p.type === CTA_PROTONAT.PORT_MIN) {
             if (src) nat.snatPort = p.u16be();
@@ -416,7 +426,7 @@ function decodeNat(it: NlAttrIter, nat: NatInfo, src: boolean, st: CtDecodeStats
 
 function decodeHelpName(it: NlAttrIter, st: CtDecodeStats | undefined): string | undefined {
   let name: string | undefined;
-  const n = it.nested();
+  const n = it.nestedInto(iterAt(1));
   while (n.next()) {
     if (n.type === CTA_HELP.NAME) name = n.str();
     else if (n.type !== CTA_HELP.INFO && st) st.unknownAttrs++;
@@ -432,7 +442,7 @@ function decodeHelpName(it: NlAttrIter, st: CtDecodeStats | undefined): string |
  */
 export function decodeConntrack(buf: Buffer, off: number, end: number, family: number, stats?: CtDecodeStats): CtFlow {
   const fam = famOf(family);
-  const it = new NlAttrIter(buf, off, end, false);
+  const it = iterAt(0).reset(buf, off, end, false);
   let orig: Tuple | undefined;
   const flow = {} as CtFlow;
   while (it.next()) {
@@ -507,7 +517,7 @@ export function decodeConntrack(buf: Buffer, off: number, end: number, family: n
         flow.countersReply = decodeCounters(it, stats);
         break;
       case CTA.TIMESTAMP: {
-        const n = it.nested();
+        const n = it.nestedInto(iterAt(1));
         while (n.next()) {
           if (n.type === CTA_TIMESTAMP.START) flow.tsStart = n.u64be();
           else if (n.type === CTA_TIMESTAMP.STOP) flow.tsStop = n.u64be();
@@ -516,7 +526,7 @@ export function decodeConntrack(buf: Buffer, off: number, end: number, family: n
         break;
       }
       case CTA.SECCTX: {
-        const n = it.nested();
+        const n = it.nestedInto(iterAt(1));
         while (n.next()) {
           if (n.type === CTA_SECCTX.NAME) flow.secctx = n.str();
           else if (stats) stats.unknownAttrs++;
@@ -542,7 +552,7 @@ export function decodeConntrack(buf: Buffer, off: number, end: number, family: n
 /** Decodes one IPCTNL_MSG_EXP_* message's attributes (after nfgenmsg). */
 export function decodeExpectation(buf: Buffer, off: number, end: number, family: number, stats?: CtDecodeStats): Expectation {
   const fam = famOf(family);
-  const it = new NlAttrIter(buf, off, end, false);
+  const it = iterAt(0).reset(buf, off, end, false);
   let master: Tuple | undefined;
   let tuple: Tuple | undefined;
   let mask: Tuple | undefined;
@@ -582,10 +592,10 @@ export function decodeExpectation(buf: Buffer, off: number, end: number, family:
       case CTA_EXPECT.NAT: {
         let dir = 0;
         let nt: Tuple | undefined;
-        const n = it.nested();
+        const n = it.nestedInto(iterAt(1));
         while (n.next()) {
           if (n.type === CTA_EXPECT_NAT.DIR) dir = n.u32be();
-          else if (n.type === CTA_EXPECT_NAT.TUPLE) nt = decodeTuple(buf, n.start, n.start + n.len, fam, stats);
+          else if (n.type === CTA_EXPECT_NAT.TUPLE) nt = decodeTuple(buf, n.start, n.start + n.len, fam, stats, 2);
           else if (stats) stats.unknownAttrs++;
         }
         if (nt) e.nat = { dir, tuple: nt };

@@ -212,43 +212,56 @@ export class NlBuilder {
   }
 
   private pad(): void {
-    const a = align4(this.pos);
-    if (a !== this.pos) {
-      this.ensure(a - this.pos);
-      this.buf.fill(0, this.pos, a);
-      this.pos = a;
-    }
+    const b = this.buf;
+    let p = this.pos;
+    // at most 3 zero bytes; ensure() reserved them with the attribute
+    while ((p & 3) !== 0) b[p++] = 0;
+    this.pos = p;
   }
 
+  /** Writes an attribute header with byte stores (hot path of bulk commits). */
   private hdr(type: number, payloadLen: number): number {
     if (payloadLen > 0xffff - NLA_HDRLEN) throw new RangeError(`NlBuilder: attribute payload of ${payloadLen} bytes exceeds 65531`);
     this.ensure(NLA_HDRLEN + payloadLen + 3);
     const b = this.buf;
     const p = this.pos;
-    b.writeUInt16LE(NLA_HDRLEN + payloadLen, p);
-    b.writeUInt16LE(type & 0xffff, p + 2);
+    const len = NLA_HDRLEN + payloadLen;
+    b[p] = len & 0xff;
+    b[p + 1] = len >>> 8;
+    b[p + 2] = type & 0xff;
+    b[p + 3] = (type >>> 8) & 0xff;
     return p + NLA_HDRLEN;
   }
 
   attrU8(type: number, v: number): this {
     const p = this.hdr(type, 1);
-    this.buf[p] = v & 0xff;
-    this.pos = p + 1;
-    this.pad();
+    const b = this.buf;
+    b[p] = v & 0xff;
+    b[p + 1] = 0;
+    b[p + 2] = 0;
+    b[p + 3] = 0;
+    this.pos = p + 4;
     return this;
   }
 
   attrU16BE(type: number, v: number): this {
     const p = this.hdr(type, 2);
-    this.buf.writeUInt16BE(v & 0xffff, p);
-    this.pos = p + 2;
-    this.pad();
+    const b = this.buf;
+    b[p] = (v >>> 8) & 0xff;
+    b[p + 1] = v & 0xff;
+    b[p + 2] = 0;
+    b[p + 3] = 0;
+    this.pos = p + 4;
     return this;
   }
 
   attrU32BE(type: number, v: number): this {
     const p = this.hdr(type, 4);
-    this.buf.writeUInt32BE(v >>> 0, p);
+    const b = this.buf;
+    b[p] = (v >>> 24) & 0xff;
+    b[p + 1] = (v >>> 16) & 0xff;
+    b[p + 2] = (v >>> 8) & 0xff;
+    b[p + 3] = v & 0xff;
     this.pos = p + 4;
     return this;
   }
@@ -304,7 +317,8 @@ export class NlBuilder {
     const len = this.pos - token;
     // nla_len is a u16: a longer nest cannot be expressed (never happens for ctnetlink)
     if (len > 0xffff) throw new RangeError(`NlBuilder: nested attribute of ${len} bytes exceeds 65535`);
-    this.buf.writeUInt16LE(len, token);
+    this.buf[token] = len & 0xff;
+    this.buf[token + 1] = len >>> 8;
     return this;
   }
 }

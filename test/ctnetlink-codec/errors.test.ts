@@ -25,7 +25,7 @@ import {
   parseNlError,
   readNfgenFamily,
 } from '../../src/netlink/message';
-import { loadDatagrams, messages } from './helpers';
+import { loadDatagrams, messages } from './fixtures/load';
 
 /** Full receive path as the socket layer will run it over one datagram. */
 function decodeDatagram(buf: Buffer): number {

@@ -22,7 +22,7 @@ import {
   nfAttrOff,
   readNfgenFamily,
 } from '../../src/netlink/message';
-import { loadDatagrams, messages } from './helpers';
+import { loadDatagrams, messages } from './fixtures/load';
 
 const SEED = Number(process.env.CTC_FUZZ_SEED ?? Date.now() % 0xffffffff) >>> 0;
 const CASES = Number(process.env.CTC_FUZZ_CASES ?? 20000);

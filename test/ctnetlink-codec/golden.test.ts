@@ -1,6 +1,6 @@
 /**
  * Golden tests against real kernel bytes: fixtures/*.recv.hex are the datagrams conntrack(8)
- * received (captured with strace by tools/capture.sh), *.txt what it printed for them.
+ * received (captured with strace by fixtures/tools/capture.sh), *.txt what it printed for them.
  * decode + formatConntrackLine must reproduce conntrack's text line for line, and the decoded
  * Flow fields must be what the entries were created with.
  */
@@ -29,7 +29,7 @@ import {
   nfnlMsgType,
   readNfgenFamily,
 } from '../../src/netlink/message';
-import { loadDatagrams, loadLines, messages } from './helpers';
+import { loadDatagrams, loadLines, messages } from './fixtures/load';
 
 const A = parseAddr;
 
@@ -88,7 +88,7 @@ t.test('conntrack -L -o label (connlabel.conf: 0 blue, 1 green, 5 red)', async (
   t.same(labelBits(labelled!.labels!), [0, 5], 'bits blue(0) and red(5)');
 });
 
-t.test('decoded fields match how each entry was created (tools/capture-inner.sh)', async (t) => {
+t.test('decoded fields match how each entry was created (fixtures/tools/capture-inner.sh)', async (t) => {
   const { flows } = decodeDump('dump.recv.hex');
   const v4 = (sport: number, proto: number = IPPROTO.TCP) =>
     flows.find((f) => f.orig.family === AF_INET && f.orig.proto === proto && (f.orig.sport === sport || sport < 0));

@@ -39,7 +39,7 @@ import {
   parseNlError,
   readNfgenFamily,
 } from '../../src/netlink/message';
-import { loadDatagrams, messages } from './helpers';
+import { loadDatagrams, messages } from './fixtures/load';
 
 const A = parseAddr;
 
