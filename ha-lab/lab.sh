@@ -144,6 +144,11 @@ vrrp_instance hl_vi {
         $LAN_VIP/24 dev lan0
         $WAN_VIP/24 dev wan0
     }
+    # IPv6 VIPs ride on the IPv4 instance (keepalived sends unsolicited NAs for them).
+    virtual_ipaddress_excluded {
+        $LAN_VIP6/64 dev lan0
+        $WAN_VIP6/64 dev wan0
+    }
     notify_master "$HL_DIR/keepalived/notify.sh $d primary"
     notify_backup "$HL_DIR/keepalived/notify.sh $d backup"
     notify_fault "$HL_DIR/keepalived/notify.sh $d fault"

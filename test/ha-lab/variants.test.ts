@@ -1,4 +1,5 @@
-// ha-lab variants (issue 6): iptables-nft firewall, IPv6 connections, 100k idle background flows,
+// ha-lab variants (issue 6): iptables-nft firewall, IPv6 connections (scripted and keepalived),
+// 100k idle background flows,
 // mixed daemon pairs (HA_LAB_PAIRS). Daemons: HA_LAB_DAEMONS (see fixtures/harness.ts).
 import t from 'tap';
 import { assertSurvived, DAEMONS, failover, labDown, PAIRS } from './fixtures/harness';
@@ -16,6 +17,12 @@ for (const daemon of DAEMONS) {
     const run = await failover(daemon, ['--ipv6', '--conns', '5', '--interval', '50', '--after', '4']);
     assertSurvived(t, run, 5);
     t.equal(run.result?.ipv6, true);
+  });
+
+  t.test(`${daemon}: IPv6 with keepalived moving the IPv6 VIPs`, async (t) => {
+    const run = await failover(daemon, ['--ipv6', '--driver', 'keepalived', '--conns', '5', '--interval', '100', '--after', '5']);
+    assertSurvived(t, run, 5);
+    t.equal(run.result?.driver, 'keepalived');
   });
 }
 
