@@ -67,6 +67,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
                            InstanceAccessor<&NlSocket::GetSlots>("slots"),
                            InstanceAccessor<&NlSocket::GetOverruns>("overruns"),
                            InstanceAccessor<&NlSocket::GetTruncated>("truncated"),
+                           InstanceAccessor<&NlSocket::GetPollErrors>("pollErrors"),
                            InstanceMethod<&NlSocket::SetSockOpt>("setsockopt"),
                            InstanceMethod<&NlSocket::GetSockOpt>("getsockopt"),
                            InstanceMethod<&NlSocket::Send>("send"),
@@ -133,7 +134,11 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   }
 
   ~NlSocket() override {
-    // The poll handle (if any) was closed by Close(); a still-open fd is closed here.
+    // Collected without close(): only possible while not polling (self_ref_ pins us otherwise).
+    if (poll_ != nullptr) {
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
     if (fd_ >= 0) ::close(fd_);
   }
 
@@ -146,6 +151,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   int32_t* lens_ = nullptr;
   double overruns_ = 0;
   double truncated_ = 0;
+  double poll_errors_ = 0;  // POLLERR wake-ups (libuv UV_EBADF), each re-armed
   Napi::ObjectReference buffer_ref_;
   Napi::ObjectReference lengths_ref_;
   std::vector<struct mmsghdr> msgs_;
@@ -167,6 +173,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   Napi::Value GetSlots(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), slots_); }
   Napi::Value GetOverruns(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), overruns_); }
   Napi::Value GetTruncated(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), truncated_); }
+  Napi::Value GetPollErrors(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), poll_errors_); }
 
   bool CheckOpen(Napi::Env env) {
     if (fd_ < 0) {
@@ -362,6 +369,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       socklen_t l = sizeof soerr;
       if (self->fd_ >= 0) getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &soerr, &l);
       self->polling_ = false;
+      self->poll_errors_++;
       if (self->fd_ >= 0 && !self->closed_) {
         if (uv_poll_start(handle, UV_READABLE, OnPoll) == 0) self->polling_ = true;
       }

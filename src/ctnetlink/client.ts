@@ -247,6 +247,11 @@ export class ConntrackClient {
     });
   }
 
+  /** Event socket implementation counters (pollErrors, truncated...); {} when not subscribed. */
+  eventSocketDiagnostics(): Record<string, number> {
+    return this.ev?.diagnostics?.() ?? {};
+  }
+
   /** Event socket receive buffer as granted by the kernel (0 when not subscribed). */
   eventReceiveBuffer(): number {
     return this.ev ? this.ev.getRcvBuf() : 0;

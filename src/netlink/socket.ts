@@ -62,6 +62,8 @@ export interface NetlinkSocket {
   /** Other asynchronous socket errors (rare); the socket keeps running. */
   onError(cb: (err: Error) => void): void;
   close(): void;
+  /** Implementation counters for diagnostics and tests (e.g. pollErrors, truncated). */
+  diagnostics?(): Record<string, number>;
 }
 
 export interface NetlinkSocketOptions {
@@ -85,6 +87,7 @@ interface NativeSocket {
   readonly slots: number;
   readonly overruns: number;
   readonly truncated: number;
+  readonly pollErrors: number;
   setsockopt(level: number, opt: number, value: number): void;
   getsockopt(level: number, opt: number): number;
   send(buf: Uint8Array, off?: number, len?: number): number;
@@ -186,6 +189,9 @@ class AddonNetlinkSocket implements NetlinkSocket {
   }
   getRcvBuf(): number {
     return this.s.getsockopt(SOL_SOCKET, SO_RCVBUF);
+  }
+  diagnostics(): Record<string, number> {
+    return { overruns: this.s.overruns, pollErrors: this.s.pollErrors, truncated: this.s.truncated };
   }
   joinGroups(groups: readonly number[]): void {
     for (const g of groups) this.s.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g);

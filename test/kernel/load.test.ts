@@ -12,7 +12,7 @@ function withNs(tt: { teardown(fn: () => void): void }): string {
   return ns;
 }
 
-type J = Record<string, number> & { stats: Record<string, number> };
+type J = Record<string, number> & { stats: Record<string, number>; diag: Record<string, number> };
 
 t.test('100k NEW burst arrives in full with the default (enlarged) receive buffer', async (t) => {
   const ns = withNs(t);
@@ -34,6 +34,10 @@ t.test('tiny receive buffer: overrun reported, socket keeps working', async (t) 
   t.ok(r.received > 0, 'some events got through');
   t.ok(r.overrunReports >= 1, `overrun reported (${r.overrunReports}x)`);
   t.equal(r.stats.overruns, r.overrunReports, 'counted in stats');
+  // nobody polled during the synchronous burst, so the first wake-up sees EPOLLERR: libuv stops
+  // the handle and reports UV_EBADF; the addon must read SO_ERROR and re-arm (research §1.1)
+  t.ok(r.diag.pollErrors >= 1, `overrun arrived as POLLERR (${r.diag.pollErrors}x) and was survived`);
+  t.equal(r.diag.truncated, 0, 'no datagram truncated');
   t.ok(r.grown > 2 * 65536, `growReceiveBuffer enlarged the buffer (${r.grown} B)`);
   t.equal(r.afterReceived, 500, 'after the overrun all 500 new events arrive: still reading');
 });
