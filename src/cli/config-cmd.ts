@@ -5,7 +5,7 @@
  */
 import { stringify as toYaml } from 'yaml';
 import { ConfigError, ConfigSyntaxError, formatProblem } from '../config/errors';
-import { loadConfig, readNative } from '../config/load';
+import { loadConfig, locateProblem, readNative } from '../config/load';
 import { resolveNative } from '../config/schema';
 import type { ConfigWarning } from '../config/types';
 
@@ -87,7 +87,7 @@ export async function runConfigCommand(argv: string[], io: ConfigCmdIo = stdio):
       warnings = [...warnings, ...resolveNative(r.native).warnings];
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      problems.push(...e.problems);
+      problems.push(...e.problems.map((p) => locateProblem(p, r.keyLines)));
     }
     if (problems.length > 0) throw new ConfigError(problems);
     for (const w of warnings) io.err(`${warningLine(file, w)}\n`);

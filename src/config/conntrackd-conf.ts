@@ -125,13 +125,43 @@ const CONNTRACKD_LOG_FILE = '/var/log/conntrackd.log';
 const CONNTRACKD_LOCK_FILE = '/var/lock/conntrackd.lock';
 /** conntrackd has no default for UNIX Path; every example (and Debian's file) uses this one. */
 export const CONNTRACKD_DEFAULT_UNIX_PATH = '/var/run/conntrackd.ctl';
-const MAX_CHANNELS = 4;
+
+/** Leaves of a native object as `a.b[0].c` → JSON text. */
+function flatten(obj: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
+  if (obj !== null && typeof obj === 'object') {
+    const entries = Array.isArray(obj) ? obj.map((v, i) => [`${prefix}[${i}]`, v] as const) : Object.entries(obj).map(([k, v]) => [prefix ? `${prefix}.${k}` : k, v] as const);
+    for (const [k, v] of entries) flatten(v, k, out);
+    if (entries.length === 0 && prefix) out.set(prefix, JSON.stringify(obj));
+  } else if (prefix) out.set(prefix, JSON.stringify(obj));
+  return out;
+}
+
+/**
+ * The line that set a native key, for messages about a converted conntrackd.conf: the key
+ * itself, else the first line of anything below it, else its parent's.
+ */
+export function lineOfKey(keyLines: Map<string, number>, key: string): number | undefined {
+  for (let k = key; k; ) {
+    const exact = keyLines.get(k);
+    if (exact !== undefined) return exact;
+    let best: number | undefined;
+    for (const [kk, line] of keyLines) {
+      if ((kk.startsWith(`${k}.`) || kk.startsWith(`${k}[`)) && (best === undefined || line < best)) best = line;
+    }
+    if (best !== undefined) return best;
+    const cut = Math.max(k.lastIndexOf('.'), k.lastIndexOf('['));
+    k = cut > 0 ? k.slice(0, cut) : '';
+  }
+  return undefined;
+}
 
 export interface ConntrackdConfResult {
   native: NativeConfig;
   warnings: ConfigWarning[];
   /** Semantic problems found while reading (mixed transports, conflicting modes, ...). */
   problems: ConfigProblem[];
+  /** Where each native key came from (for line numbers in validation messages). */
+  keyLines: Map<string, number>;
 }
 
 type Handler = (tok: Token) => void;
@@ -143,7 +173,8 @@ class Parser {
   readonly native: NativeConfig = {};
   private modes: { mode: SyncMode; line: number }[] = [];
   private transportKind: { name: string; line: number } | undefined;
-  private channelCount = 0;
+  /** native key (dotted, `channels[0].port`) → line of the option that set it. */
+  readonly keyLines = new Map<string, number>();
   private sawSync = false;
   private sawStats = false;
 
@@ -235,7 +266,12 @@ class Parser {
       if (t.kind !== 'word') this.fail(t);
       const h = handlers[t.text];
       if (h) {
+        const before = flatten(this.native);
         h(t);
+        for (const [k, v] of flatten(this.native)) {
+          // nested blocks record their own (later) lines first; keep the innermost
+          if (before.get(k) !== v) this.keyLines.set(k, Math.max(this.keyLines.get(k) ?? 0, t.line));
+        }
         continue;
       }
       if (LEGACY[t.text] !== undefined) {
@@ -641,12 +677,12 @@ class Parser {
       });
     }
     this.transportKind ??= { name: kindName, line: t.line };
-    this.channelCount++;
-    if (this.channelCount > MAX_CHANNELS) {
-      this.problems.push({ line: t.line, message: `too many dedicated links: at most ${MAX_CHANNELS}` });
-    }
     const ch: NativeChannel = { kind: kindName === 'Multicast' ? 'multicast' : 'udp', default: isDefault };
     const peers: string[] = [];
+    if (kindName !== 'Multicast') ch.peers = peers;
+    // attached now so the line of each option is recorded under channels[i].* (keyLines)
+    this.native.channels ??= [];
+    const index = this.native.channels.push(ch) - 1;
     const setFamily = (fam: 'ipv4' | 'ipv6', line: number) => {
       if (ch.family && ch.family !== fam) {
         this.problems.push({ line, message: `${kindName}: IPv4 and IPv6 addresses mixed in one link` });
@@ -719,14 +755,12 @@ class Parser {
             }
           : {}),
       });
-      ch.peers = peers;
     }
     if (kindName === 'TCP') {
       this.warn(t.line, 'TCP transport is not supported by ctsyncd yet; this link is ignored (use UDP or Multicast)');
-      return;
+      this.native.channels.splice(index, 1);
+      if (this.native.channels.length === 0) delete this.native.channels;
     }
-    this.native.channels ??= [];
-    this.native.channels.push(ch);
   }
 }
 
@@ -743,7 +777,7 @@ export function parseConntrackdConf(text: string): ConntrackdConfResult {
     native.general.unixPath = CONNTRACKD_DEFAULT_UNIX_PATH;
     p.warnings.push({ message: `General: UNIX { Path } not set; using ${CONNTRACKD_DEFAULT_UNIX_PATH}` });
   }
-  return { native, warnings: p.warnings, problems: p.problems };
+  return { native, warnings: p.warnings, problems: p.problems, keyLines: p.keyLines };
 }
 
 /** True when the text looks like conntrackd.conf rather than JSON/YAML. */

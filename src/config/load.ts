@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CtsyncError } from '../core/errors';
-import { looksLikeConntrackdConf, parseConntrackdConf } from './conntrackd-conf';
+import { lineOfKey, looksLikeConntrackdConf, parseConntrackdConf } from './conntrackd-conf';
 import { CONFIG_ERR, ConfigError, type ConfigProblem } from './errors';
 import { type MachineInfo, readMachineInfo, resolveNative } from './schema';
 import type { ConfigWarning, DaemonConfig, NativeConfig } from './types';
@@ -31,6 +31,16 @@ export interface NativeRead {
   warnings: ConfigWarning[];
   /** Semantic problems the conntrackd.conf reader found (resolution adds its own). */
   problems: ConfigProblem[];
+  /** conntrackd.conf only: native key → line that set it. */
+  keyLines?: Map<string, number>;
+}
+
+/** Gives a validation problem about a native key the conntrackd.conf line that set it. */
+export function locateProblem(p: ConfigProblem, keyLines: Map<string, number> | undefined): ConfigProblem {
+  if (p.line !== undefined || !keyLines) return p;
+  const m = /^([A-Za-z][\w.[\]]*): /.exec(p.message);
+  const line = m ? lineOfKey(keyLines, m[1]!) : undefined;
+  return line === undefined ? p : { ...p, line };
 }
 
 function readText(path: string): string {
@@ -47,7 +57,7 @@ export function readNative(path: string, text: string = readText(path)): NativeR
   const format = detectFormat(path, text);
   if (format === 'conntrackd') {
     const r = parseConntrackdConf(text);
-    return { format, native: r.native, warnings: r.warnings, problems: r.problems };
+    return { format, native: r.native, warnings: r.warnings, problems: r.problems, keyLines: r.keyLines };
   }
   let native: unknown;
   try {
@@ -77,7 +87,7 @@ export function loadConfig(path: string, opts: { machine?: MachineInfo; text?: s
     resolved = resolveNative(r.native, opts.machine ?? readMachineInfo());
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    problems.push(...e.problems);
+    problems.push(...e.problems.map((p) => locateProblem(p, r.keyLines)));
   }
   if (problems.length > 0 || !resolved) throw new ConfigError(problems, path);
   return { config: resolved.config, warnings: [...r.warnings, ...resolved.warnings], format: r.format };
