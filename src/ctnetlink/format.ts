@@ -41,6 +41,11 @@ export interface FormatOpts {
    * is non-zero (the change was made through ctnetlink by that socket).
    */
   portid?: number;
+  /**
+   * Events only: the process owning that port id. conntrack -E looks it up in /proc at print
+   * time (when the process still exists) and appends " progname=NAME"; the bytes don't carry it.
+   */
+  progname?: string;
 }
 
 function pad8(s: string): string {
@@ -134,7 +139,10 @@ export function formatConntrackLine(flow: Flow, opts: FormatOpts = {}): string {
     s += `labels=${names.join(',')} `;
   }
   s = s.slice(0, -1);
-  if (opts.portid) s += ` [USERSPACE] portid=${opts.portid}`;
+  if (opts.portid) {
+    s += ` [USERSPACE] portid=${opts.portid}`;
+    if (opts.progname) s += ` progname=${opts.progname}`;
+  }
   return s;
 }
 

@@ -183,10 +183,13 @@ t.test('events: type from nlmsg flags, text as conntrack -E prints it', async (t
   t.equal(msgs.length, text.length);
   const kinds = msgs.map((m) => conntrackEventType(m));
   t.same(kinds, ['new', 'update', 'new', 'destroy', 'destroy']);
-  const lines = msgs.map((m) =>
+  // progname= is conntrack's /proc lookup of the port id at print time (racy, not in the bytes)
+  const prognames = text.map((l) => / progname=(\S+)$/.exec(l)?.[1]);
+  const lines = msgs.map((m, i) =>
     formatConntrackLine(decodeConntrack(m.buf, nfAttrOff(m), m.end, readNfgenFamily(m)), {
       event: conntrackEventType(m),
       portid: m.pid,
+      progname: prognames[i],
     }),
   );
   t.same(lines, text);
@@ -226,4 +229,23 @@ t.test('encodeDumpRequest matches what conntrack -L sends (seq aside)', async (t
   b.reset();
   encodeDumpRequest(b, sentExp.readUInt32LE(8), AF_INET, NFNL_SUBSYS_CTNETLINK_EXP);
   t.equal(b.bytes().toString('hex'), sentExp.toString('hex'));
+});
+
+t.test('accounting and timestamps on: counters and delta-time', async (t) => {
+  const { flows, stats } = decodeDump('dump-acct.recv.hex');
+  const text = loadLines('dump-acct.txt');
+  const now = Number(loadLines('dump-acct.now')[0]);
+  t.equal(flows.length, 2);
+  t.equal(stats.unknownAttrs, 0);
+  for (const f of flows) {
+    t.same(f.countersOrig, { packets: 0n, bytes: 0n }, 'CTA_COUNTERS_ORIG');
+    t.same(f.countersReply, { packets: 0n, bytes: 0n }, 'CTA_COUNTERS_REPLY');
+    t.type(f.tsStart, 'bigint', 'CTA_TIMESTAMP start');
+  }
+  // conntrack takes "now" when it prints; the capture recorded it right after (≤ 1 s apart)
+  const ours = flows.map((f) => formatConntrackLine(f, { nowSec: now }));
+  const delta = (s: string) => Number(/delta-time=(\d+)/.exec(s)?.[1] ?? Number.NaN);
+  const strip = (s: string) => s.replace(/delta-time=\d+/, 'delta-time=N');
+  t.same(ours.map(strip), text.map(strip));
+  for (const [i, line] of ours.entries()) t.ok(Math.abs(delta(line) - delta(text[i]!)) <= 1, `delta-time ${delta(line)} vs ${delta(text[i]!)}`);
 });
