@@ -19,6 +19,7 @@ import {
   WireDecodeError,
   WireRxStats,
   walkDatagram,
+  walkStream,
   type WireOptions,
 } from '../../src/sync/wire';
 
@@ -321,4 +322,26 @@ t.test('expectations (spec §3.5)', async (t) => {
     const m = decodeDataMessage(h, bb, o, e, st, opts);
     t.equal(m?.kind, 'exp');
   });
+});
+
+t.test('walkStream keeps a trailing partial message (TCP channel)', async (t) => {
+  const a = Buffer.alloc(8);
+  encodeCtl(a, 0, NET_F.ALIVE, 1);
+  const k = Buffer.alloc(16);
+  encodeCtl(k, 0, NET_F.ACK, 2, 5, 6);
+  const stream = Buffer.concat([a, k, a]);
+  const seqs: number[] = [];
+  const s = new WireRxStats();
+  for (const cut of [8 + 4, 8 + 12, 8 + 16 + 5]) {
+    seqs.length = 0;
+    const next = walkStream(stream, 0, cut, s, (h) => seqs.push(h.seq));
+    const rest = walkStream(Buffer.concat([stream.subarray(next, cut), stream.subarray(cut)]), 0, stream.length - next, s, (h) => seqs.push(h.seq));
+    t.equal(rest, stream.length - next, `cut at ${cut}: the rest is consumed`);
+    t.same(seqs, [1, 2, 1], `cut at ${cut}: every message once, in order`);
+  }
+  t.equal(s.malformed, 0, 'partial tails are not errors on a stream');
+  const zero = Buffer.from(a);
+  zero.writeUInt16BE(0, 2);
+  t.equal(walkStream(Buffer.concat([zero, a]), 0, 16, s, () => {}), 16, 'len 0 desynchronises: rest discarded');
+  t.equal(s.badSize, 1);
 });

@@ -21,42 +21,71 @@ const ACK_FORM_FLAGS = NET_F.ACK | NET_F.NACK | NET_F.RESYNC;
  */
 export function walkDatagram(buf: Buffer, off: number, end: number, stats: WireRxStats, onMessage: OnMessage): void {
   stats.datagrams++;
-  if (end > buf.length) end = buf.length;
-  if (off < 0) off = 0;
-  stats.bytes += end > off ? end - off : 0;
+  const e = Math.min(end, buf.length);
+  const o = Math.max(off, 0);
+  stats.bytes += e > o ? e - o : 0;
+  walk(buf, o, e, stats, onMessage, false);
+}
+
+/**
+ * The TCP-channel variant (spec §1.4/§1.5 "stream channels: keep bytes for the next read"): a
+ * trailing partial message (fewer than 8/16 header bytes, or len past the end) is not an error;
+ * returns the offset where the unconsumed tail starts, for the caller to prepend to the next
+ * read. A len of 0 or below the header size desynchronises the stream: counted as bad size, and
+ * the whole rest is discarded (returns end).
+ */
+export function walkStream(buf: Buffer, off: number, end: number, stats: WireRxStats, onMessage: OnMessage): number {
+  const o = Math.max(off, 0);
+  const next = walk(buf, o, Math.min(end, buf.length), stats, onMessage, true);
+  stats.bytes += next - o;
+  return next;
+}
+
+function walk(buf: Buffer, off: number, end: number, stats: WireRxStats, onMessage: OnMessage, stream: boolean): number {
   let p = off;
   while (p < end) {
     const remain = end - p;
     if (remain < NETHDR_SIZE) {
+      if (stream) break;
       stats.truncated++;
       stats.malformed++;
-      return;
+      break;
     }
     const b0 = buf[p]!;
     const type = b0 & 0x0f;
     const flags = buf[p + 1]!;
     const len = (buf[p + 2]! << 8) | buf[p + 3]!;
-    if (len === 0 || len > remain) {
+    if (len === 0) {
       stats.badSize++;
       stats.malformed++;
-      return;
+      p = end;
+      break;
+    }
+    if (len > remain) {
+      if (stream) break;
+      stats.badSize++;
+      stats.malformed++;
+      break;
     }
     const ack = type === NET_T.CTL && (flags & ACK_FORM_FLAGS) !== 0;
     if (ack) {
       if (remain < NETHDR_ACK_SIZE) {
+        if (stream) break;
         stats.truncated++;
         stats.malformed++;
-        return;
+        break;
       }
       if (len < NETHDR_ACK_SIZE) {
         stats.badSize++;
         stats.malformed++;
-        return;
+        p = end;
+        break;
       }
     } else if (len < NETHDR_SIZE) {
       stats.badSize++;
       stats.malformed++;
-      return;
+      p = end;
+      break;
     }
     stats.messages++;
     const version = b0 >>> 4;
@@ -77,4 +106,5 @@ export function walkDatagram(buf: Buffer, off: number, end: number, stats: WireR
     }
     p += len;
   }
+  return p;
 }
