@@ -163,3 +163,27 @@ t.test('ctsyncd kernel subcommands', async (t) => {
   t.equal(by('frobnicate').code, 2, 'unknown command');
   t.same(conntrackList(ns), [], 'conntrack -L agrees: empty');
 });
+
+t.test('expectations: events, dump, delete and re-create (FTP helper over loopback)', async (t) => {
+  const ns = withNs(t);
+  nsExec(
+    ns,
+    'nft',
+    ['-f', '-'],
+    'table inet ctk {\n ct helper ftp-h { type "ftp" protocol tcp; l3proto ip; }\n chain out { type filter hook output priority 0; tcp dport 21 ct helper set "ftp-h"; }\n}\n',
+  );
+  type E = { tuple: J; master: J; mask: J; helper: string; timeout: number };
+  const r = await runWork<{ evs: { kind: string; dport: number; helper: string }[]; dumped: E[]; delErrno: number; afterDelete: number; createErrno: number; recreated: E[] }>(
+    ns,
+    'expect',
+  );
+  t.ok(r.evs.length >= 1, `expectation events received (${r.evs.map((e) => e.kind).join(',')})`);
+  t.match(r.evs[0], { kind: 'new', dport: 51210, helper: 'ftp' });
+  t.equal(r.dumped.length, 1, 'one expectation dumped');
+  t.match(r.dumped[0], { helper: 'ftp', tuple: { dst: '127.0.0.1', dport: 51210, proto: 6 }, master: { dport: 21 }, mask: { dport: 65535 } });
+  t.equal(r.delErrno, 0, 'deleted');
+  t.equal(r.afterDelete, 0, 'gone from the dump');
+  t.equal(r.createErrno, 0, 'created again through EXP_NEW');
+  t.equal(r.recreated.length, 1);
+  t.match(r.recreated[0], { helper: 'ftp', tuple: { dport: 51210 }, master: { dport: 21 } });
+});
