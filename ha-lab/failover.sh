@@ -50,14 +50,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Poll $1 (a shell condition) every 50 ms for at most $2 seconds.
+# Poll $1 (a shell condition) every 50 ms until it holds; give up after $2 seconds of wall time.
 wait_for() {
-  local cond=$1 secs=$2 i
-  for i in $(seq 1 $((secs * 20))); do
+  local cond=$1 deadline=$(($(now_ms) + $2 * 1000))
+  while [ "$(now_ms)" -lt "$deadline" ]; do
     if eval "$cond"; then return 0; fi
     sleep 0.05
   done
-  return 1
+  eval "$cond"
 }
 # fwB's external cache size, from the statistics (spec §5.7: "cache external:" block).
 ext_total() {

@@ -286,9 +286,10 @@ daemon() { # start|stop|kill A|B
       [ -x "$bin" ] || die "sync daemon $bin not found/executable"
       rm -f "$d/daemon.lock" "$d/daemon.ctl"
       start_bg "${FW_NS[$x]}" "$d/daemon.log" "$d/daemon.pid" "$bin" -C "$d/conntrackd.conf"
-      # Ready when the control socket answers.
-      local i
-      for i in $(seq 1 50); do
+      # Ready when the control socket answers (bounded: 15 s; a node client call alone can take
+      # a few hundred ms on a loaded machine).
+      local deadline=$(($(now_ms) + 15000))
+      while [ "$(now_ms)" -lt "$deadline" ]; do
         if dctl "$x" -s >/dev/null 2>&1; then return 0; fi
         kill -0 "$(cat "$d/daemon.pid")" 2>/dev/null || break
         sleep 0.1
