@@ -21,7 +21,7 @@ import type { Clock } from '../core/clock';
 import { ExpectationFilter, type ExpectationSyncConfig } from '../filter/exp-filter';
 import type { FilterStats, FlowFilter } from '../filter/flow-filter';
 import type { Expectation, Flow } from '../flow/flow';
-import { tupleKey } from '../flow/key';
+import { flowKey } from '../flow/key';
 import { ENVELOPE_OVERHEAD } from './envelope/envelope';
 import type { Channel, EnvelopePort, Scheduler } from './channel-port';
 import { EngineStats } from './engine/stats';
@@ -136,7 +136,7 @@ export class SyncEngine {
       es === false
         ? null
         : new ExpectationFilter(es, (e) => {
-            const m = this.internal.get(`${e.zone ?? 0}|${tupleKey(e.master)}`);
+            const m = this.internal.get(flowKey({ orig: e.master, zone: e.zone }));
             return m !== undefined && m.status !== ObjStatus.DEAD;
           });
 
