@@ -8,9 +8,9 @@
  * below). `schedPolicy()` records what each really ran with.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { nowMs, nsRun, type RunResult, run, sleep } from './sh';
+import { childEnv, nowMs, nsRun, type RunResult, run, sleep } from './sh';
 import { type Pair, SYNC_IF, SYNC_PORT } from './topo';
 
 export type DaemonKind = 'conntrackd' | 'ctsyncd';
@@ -150,12 +150,11 @@ export class Daemon {
     this.exitSignal = null;
     this.starts++;
     const log = join(this.dir, `daemon-${this.starts}.log`);
-    const { openSync, closeSync } = await import('node:fs');
     const fd = openSync(log, 'w');
     // `ip netns exec` execs the daemon, so the child's PID is the daemon's own PID.
     const child = spawn('ip', ['netns', 'exec', this.ns, daemonBin(this.kind), '-C', this.conf], {
       stdio: ['ignore', fd, fd],
-      detached: false,
+      env: childEnv(),
     });
     closeSync(fd);
     this.pid = child.pid ?? 0;

@@ -19,10 +19,20 @@ export interface RunResult {
   ms: number;
 }
 
+/**
+ * The environment for every child: without NODE_OPTIONS, so a parent's loader hooks (tap's)
+ * never leak into a Node child (ctsyncd, its client, the injector).
+ */
+export function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
 /** Runs a command, never throws; a timeout shows up as code 124 (like timeout(1)). */
 export function run(cmd: string, args: readonly string[], timeoutMs = 60_000): RunResult {
   const t0 = nowMs();
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 512 << 20 });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 512 << 20, env: childEnv() });
   const ms = nowMs() - t0;
   const code = r.error ? 124 : (r.status ?? 128 + 1);
   return { code, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? String(r.error) : ''), ms };
@@ -31,7 +41,7 @@ export function run(cmd: string, args: readonly string[], timeoutMs = 60_000): R
 /** Runs a command and throws with its stderr when it fails (setup steps). */
 export function must(cmd: string, args: readonly string[], timeoutMs = 30_000): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')}: ${err.stderr || err.message}`);
@@ -80,6 +90,7 @@ export function nsNodeAsync(ns: string, script: string, args: readonly string[],
   return new Promise((resolve) => {
     const child = spawn('ip', ['netns', 'exec', ns, 'env', '-u', 'NODE_OPTIONS', process.execPath, '-r', TS_LOADER, script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv(),
     });
     let out = '';
     let err = '';
