@@ -6,8 +6,10 @@
  *  - per entry: create; on EEXIST delete and create once more (replace); other errors are
  *    counted by reason and never abort the commit or throw;
  *  - bulk work runs in chunks and yields to the event loop (setImmediate) between them so no
- *    single stall is long (ARCHITECTURE habit 6): a 4096-entry chunk costs ≈10 ms without an
- *    event listener and ≈25 ms with one (research/netlink-measurements.md §3.1).
+ *    single stall is long (ARCHITECTURE habit 6). The kernel does the work inside sendmsg at a
+ *    rate that varies 3x with event listeners present and with machine load (≈2.6 µs/entry
+ *    quiet without a listener, ≈6 µs with one: research/netlink-measurements.md §3.1), so by
+ *    default the chunk size adapts to keep each slice near `sliceMs`.
  */
 import type { Flow } from '../flow/flow';
 
@@ -22,10 +24,12 @@ export interface CommitTarget {
 }
 
 export interface CommitOptions {
-  /** Entries per chunk between yields (default 4096; batches inside are the client's). */
+  /** Fixed entries per chunk between yields (default: adaptive, see sliceMs). */
   chunk?: number;
   /** Alias of `chunk` (entries between two yields to the event loop). */
   yieldEvery?: number;
+  /** Adaptive chunking: target duration of one synchronous slice in ms (default 20). */
+  sliceMs?: number;
   /** spec §5.3: set TCP "be liberal" unless TCPWindowTracking is on. */
   beLiberal: boolean;
   /** Milliseconds clock (injected: L4 code does not read Date.now itself). */
@@ -54,7 +58,10 @@ const EEXIST = 17;
 const ENOENT = 2;
 
 export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, opts: CommitOptions): Promise<CommitReport> {
-  const chunkSize = Math.max(1, opts.chunk ?? opts.yieldEvery ?? 4096);
+  const fixed = opts.chunk ?? opts.yieldEvery;
+  const sliceMs = opts.sliceMs ?? 20;
+  // adaptive chunks start at one full kernel batch and move in whole 256-entry steps
+  let chunkSize = fixed !== undefined ? Math.max(1, fixed) : 1024;
   const t0 = opts.now();
   const report: CommitReport = {
     attempted: 0,
@@ -72,11 +79,17 @@ export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, o
 
   const flush = async (): Promise<void> => {
     if (chunk.length === 0) return;
+    const n = chunk.length;
     commitChunk(target, chunk, opts, report);
     chunk = [];
     opts.onProgress?.(report.attempted);
     const stall = opts.now() - sliceStart;
     if (stall > report.maxStallMs) report.maxStallMs = stall;
+    if (fixed === undefined) {
+      const perEntry = Math.max(stall, 0.1) / n;
+      const next = Math.floor(sliceMs / perEntry / 256) * 256;
+      chunkSize = Math.min(8192, Math.max(256, next));
+    }
     await new Promise<void>((r) => setImmediate(r));
     sliceStart = opts.now();
   };

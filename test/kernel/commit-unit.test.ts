@@ -134,3 +134,27 @@ t.test('chunks yield to the event loop; timeoutOf is applied', async (t) => {
   t.equal(k.table.get(3)!.timeout, 100, 'undefined keeps the flow timeout');
   t.equal(input[2]!.timeout, 100, 'input flows are not mutated');
 });
+
+t.test('adaptive chunks keep each slice near sliceMs', async (t) => {
+  const k = new FakeTable();
+  const sizes: number[] = [];
+  const perEntryMs = 0.02; // 1024 entries = 20 ms
+  const slow: CommitTarget = {
+    createBatch: (fs) => {
+      sizes.push(fs.length);
+      const end = now() + fs.length * perEntryMs;
+      while (now() < end) {
+        // simulated kernel work, proportional to the batch
+      }
+      return k.createBatch(fs);
+    },
+    deleteBatch: (fs) => k.deleteBatch(fs),
+    classifyErrno: (e) => k.classifyErrno(e),
+  };
+  const input = Array.from({ length: 20000 }, (_, i) => flow(i));
+  const r = await commitFlows(slow, input, { beLiberal: true, now, sliceMs: 8 });
+  t.equal(r.committed, 20000);
+  t.equal(sizes[0], 1024, 'starts with one kernel batch');
+  t.ok(sizes.slice(2, -1).every((n) => n <= 512), `then shrinks to fit 8 ms slices (${[...new Set(sizes)].join(',')})`);
+  t.ok(sizes.every((n) => n % 256 === 0 || n === sizes[sizes.length - 1]), 'whole 256-entry steps');
+});
