@@ -4,6 +4,7 @@
  * rejection is counted consistently, and accepted messages re-encode to a fixed point.
  * bench/fuzz-wire.ts runs the same core for >= 1M cases.
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { readPcapFile } from '../../src/tools/pcap';
@@ -27,4 +28,22 @@ t.test('fuzz: no escape, every rejection counted', async (t) => {
   }
   t.ok(res.accepted > 0, `some cases still decode (${res.accepted})`);
   t.equal(s.datagrams, res.cases, 'every case walked');
+});
+
+t.test('fuzz: heap flat across batches (bench/fuzz-wire.ts, small, with --expose-gc)', async (t) => {
+  const loader = require.resolve('@isaacs/ts-node-temp-fork-for-pr-2009/register/transpile-only');
+  const bench = join(__dirname, '..', '..', 'bench', 'fuzz-wire.ts');
+  // a .js entry (-e) that requires the .ts bench through ts-node: tap's child-process hooks
+  // would otherwise route a .ts main module through its ESM loader
+  const entry = `require(${JSON.stringify(loader)}); require(${JSON.stringify(bench)});`;
+  const out = execFileSync(process.execPath, ['--expose-gc', '-e', entry, 'fuzz-wire', '20000', '99'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  t.match(out, /escaped exceptions 0, unstable re-encodings 0/);
+  t.match(out, /counters consistent: true/);
+  const m = /heap used: before ([\d.]+) MiB, .* after 20000 ([\d.]+) MiB/.exec(out);
+  t.ok(m, 'heap figures printed');
+  const grown = Number(m?.[2]) - Number(m?.[1]);
+  t.ok(grown < 4, `heap after gc grew ${grown.toFixed(1)} MiB over 20000 cases`);
 });

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { AF_INET } from '../../src/flow/address';
 import { type Flow, IPPROTO, makeTuple } from '../../src/flow/flow';
-import { ctMessageLength, DatagramPacker, DEFAULT_WIRE_OPTIONS, encodeCt, WireEncodeError, WireRxStats, walkDatagram } from '../../src/sync/wire';
+import { channelMaxPayload, ctMessageLength, DatagramPacker, DEFAULT_WIRE_OPTIONS, encodeCt, WireEncodeError, WireRxStats, walkDatagram } from '../../src/sync/wire';
 
 const flow = (i: number): Flow => ({
   orig: makeTuple({ family: AF_INET, src: 0x0a630000 + i, dst: 0xac1f0101, proto: IPPROTO.TCP, sport: 10000, dport: 443 }),
@@ -63,4 +63,10 @@ t.test('strict rule: buffered + len == maxPayload flushes first', async (t) => {
   p.flush();
   t.equal(out.length, 1, 'empty flush sends nothing');
   t.equal(p.datagrams, 1);
+});
+
+t.test('channelMaxPayload', async (t) => {
+  t.equal(channelMaxPayload(1500, 'multicast'), 1472);
+  t.equal(channelMaxPayload(1500, 'udp', 36), 1436);
+  t.equal(channelMaxPayload(9000, 'tcp'), 8960);
 });

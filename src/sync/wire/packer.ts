@@ -61,3 +61,12 @@ export class DatagramPacker {
     return this.used;
   }
 }
+
+/**
+ * The packer buffer size for a channel (spec §1.1/§1.4): MTU − 28 for UDP/multicast (even over
+ * IPv6, conntrackd's quirk), MTU − 40 for TCP, minus `extra` bytes added per datagram afterwards
+ * (ENVELOPE_OVERHEAD when the authenticated envelope is on).
+ */
+export function channelMaxPayload(mtu: number, transport: 'udp' | 'multicast' | 'tcp', extra = 0): number {
+  return mtu - (transport === 'tcp' ? 40 : 28) - extra;
+}
