@@ -11,7 +11,7 @@
  * Encoding (us → kernel) mirrors what conntrack(8) -I / -U / -D and conntrackd's commit path
  * send through libnetfilter_conntrack (spec §5.2, §5.3).
  */
-import { AF_INET, AF_INET6, type Addr, type Family } from '../flow/address';
+import { type Addr, AF_INET, AF_INET6, type Family } from '../flow/address';
 import {
   type DccpInfo,
   type Expectation,
@@ -38,13 +38,13 @@ import {
   IPCTNL_MSG_EXP_NEW,
   NFNL_SUBSYS_CTNETLINK,
   NFNL_SUBSYS_CTNETLINK_EXP,
-  type NlBuilder,
-  type NlMsg,
   NLM_F_ACK,
   NLM_F_CREATE,
   NLM_F_DUMP,
   NLM_F_EXCL,
   NLM_F_REQUEST,
+  type NlBuilder,
+  type NlMsg,
   nfnlMsgType,
 } from '../netlink/message';
 import {
@@ -869,8 +869,9 @@ export function encodeDumpRequest(b: NlBuilder, seq: number, family = 0, subsys:
 
 /**
  * Expectation request. create: EXP_NEW REQUEST|CREATE|EXCL with master/tuple/mask (mandatory
- * for ctnetlink_create_expect), timeout, zone, flags, class, helper, NAT, fn. update: EXP_NEW
- * REQUEST (only the timeout can change). delete/get: master-independent lookup by tuple + zone.
+ * for ctnetlink_new_expect), timeout, zone, flags, class, helper, NAT, fn. update: EXP_NEW
+ * REQUEST with master/tuple/mask (still mandatory) and the timeout, the only thing
+ * ctnetlink_change_expect changes. delete/get: lookup by expected tuple + zone.
  */
 export function encodeExpectation(b: NlBuilder, exp: Expectation, op: CtOp, seq: number, opts: EncodeOpts): void {
   const ack = opts.ack ? NLM_F_ACK : 0;
@@ -884,7 +885,14 @@ export function encodeExpectation(b: NlBuilder, exp: Expectation, op: CtOp, seq:
   else msg = IPCTNL_MSG_EXP_GET;
   b.beginMsg(nfnlMsgType(NFNL_SUBSYS_CTNETLINK_EXP, msg), flags, seq);
   b.nfgen(exp.tuple.family);
-  if (op === 'create') {
+  if (op === 'update') {
+    // ctnetlink_new_expect demands master, tuple and mask even when it only changes the timeout
+    encodeTuple(b, CTA_EXPECT.MASTER, exp.master);
+    encodeTuple(b, CTA_EXPECT.TUPLE, exp.tuple);
+    encodeTuple(b, CTA_EXPECT.MASK, exp.mask);
+    if (exp.zone !== undefined) b.attrU16BE(CTA_EXPECT.ZONE, exp.zone);
+    if (exp.timeout !== undefined) b.attrU32BE(CTA_EXPECT.TIMEOUT, exp.timeout);
+  } else if (op === 'create') {
     encodeTuple(b, CTA_EXPECT.MASTER, exp.master);
     encodeTuple(b, CTA_EXPECT.TUPLE, exp.tuple);
     encodeTuple(b, CTA_EXPECT.MASK, exp.mask);
@@ -903,7 +911,6 @@ export function encodeExpectation(b: NlBuilder, exp: Expectation, op: CtOp, seq:
   } else {
     encodeTuple(b, CTA_EXPECT.TUPLE, exp.tuple);
     if (exp.zone !== undefined) b.attrU16BE(CTA_EXPECT.ZONE, exp.zone);
-    if (op === 'update' && exp.timeout !== undefined) b.attrU32BE(CTA_EXPECT.TIMEOUT, exp.timeout);
   }
   b.endMsg();
 }

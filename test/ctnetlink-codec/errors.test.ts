@@ -3,6 +3,7 @@
  * right reason (code CTSYNC_ERR_CT_DECODE), never a RangeError or a silent misread.
  */
 import t, { type Test } from 'tap';
+import { CtsyncError } from '../../src/core/errors';
 import {
   type CtDecodeReason,
   CtDecodeStats,
@@ -12,7 +13,6 @@ import {
   decodeExpectation,
 } from '../../src/ctnetlink/codec';
 import { CTA, CTA_IP, CTA_PROTO, CTA_TUPLE } from '../../src/ctnetlink/constants';
-import { CtsyncError } from '../../src/core/errors';
 import { AF_INET } from '../../src/flow/address';
 import { NlAttrIter } from '../../src/netlink/attr';
 import {

@@ -12,17 +12,21 @@ import t from 'tap';
 import {
   type CtFlow,
   decodeConntrack,
+  decodeExpectation,
   encodeConntrack,
   encodeConntrackFlush,
   encodeDumpRequest,
+  encodeExpectation,
 } from '../../src/ctnetlink/codec';
 import { formatConntrackLine } from '../../src/ctnetlink/format';
 import { AF_INET, AF_INET6, parseAddr } from '../../src/flow/address';
-import { type Flow, IPS, makeTuple, natFromReply } from '../../src/flow/flow';
+import { type Expectation, type Flow, IPS, makeTuple, natFromReply } from '../../src/flow/flow';
 import {
   forEachNlMsg,
   IPCTNL_MSG_CT_NEW,
+  IPCTNL_MSG_EXP_NEW,
   NFNL_SUBSYS_CTNETLINK,
+  NFNL_SUBSYS_CTNETLINK_EXP,
   NLMSG_DONE,
   NLMSG_ERROR,
   NlBuilder,
@@ -173,6 +177,46 @@ t.test('ctnetlink accepts our requests (real kernel, scratch netns)', async (t) 
   t.equal(d.get(71), 2, 'second delete: ENOENT');
   t.equal(d.get(72), 2, 'get of a missing entry: ENOENT');
   t.equal(dump().length, flows.length - 1);
+
+  // expectations hang off the ftp-helped master (flows[6]): create, duplicate, update, get,
+  // dump, delete, delete again
+  const exp: Expectation = {
+    master: flows[6]!.orig,
+    tuple: makeTuple({ family: AF_INET, src: A('10.9.0.2'), dst: A('10.9.0.1'), proto: 6, sport: 0, dport: 50001 }),
+    mask: makeTuple({ family: AF_INET, src: A('255.255.255.255'), dst: A('255.255.255.255'), proto: 6, sport: 0, dport: 0xffff }),
+    timeout: 200,
+    helper: 'ftp',
+  };
+  const ex = errnoBySeq(
+    send([
+      one((b) => {
+        encodeExpectation(b, exp, 'create', 200, { ack: true });
+        encodeExpectation(b, exp, 'create', 201, { ack: true });
+        encodeExpectation(b, { ...exp, timeout: 700 }, 'update', 202, { ack: true });
+      }),
+    ]),
+  );
+  t.same([ex.get(200), ex.get(201), ex.get(202)], [0, 17, 0], 'expectation create, EEXIST, update');
+  const expGet = send([one((b) => encodeExpectation(b, exp, 'get', 203, { ack: true }))]).find(
+    (m) => m.type === nfnlMsgType(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_NEW),
+  );
+  t.ok(expGet, 'expectation GET answered');
+  const eg = decodeExpectation(expGet!.buf, nfAttrOff(expGet!), expGet!.end, readNfgenFamily(expGet!));
+  t.same([eg.tuple, eg.master, eg.helper], [exp.tuple, exp.master, 'ftp']);
+  t.ok(eg.timeout! > 690 && eg.timeout! <= 700, `expectation timeout updated (${eg.timeout})`);
+  const expDump = send([one((b) => encodeDumpRequest(b, 204, AF_INET, NFNL_SUBSYS_CTNETLINK_EXP))]).filter(
+    (m) => m.type === nfnlMsgType(NFNL_SUBSYS_CTNETLINK_EXP, IPCTNL_MSG_EXP_NEW),
+  );
+  t.equal(expDump.length, 1, 'expectation dump');
+  const exd = errnoBySeq(
+    send([
+      one((b) => {
+        encodeExpectation(b, exp, 'delete', 205, { ack: true });
+        encodeExpectation(b, exp, 'delete', 206, { ack: true });
+      }),
+    ]),
+  );
+  t.same([exd.get(205), exd.get(206)], [0, 2], 'expectation delete, then ENOENT');
 
   const f = errnoBySeq(send([one((b) => encodeConntrackFlush(b, 80))]));
   t.equal(f.get(80), 0, 'flush acknowledged');

@@ -16,7 +16,7 @@ import {
 } from '../../src/ctnetlink/codec';
 import { CTA, IP_CT_TCP_FLAG } from '../../src/ctnetlink/constants';
 import { AF_INET, parseAddr } from '../../src/flow/address';
-import { type Expectation, type Flow, invertTuple, IPS, makeTuple } from '../../src/flow/flow';
+import { type Expectation, type Flow, IPS, invertTuple, makeTuple } from '../../src/flow/flow';
 import { NlAttrIter } from '../../src/netlink/attr';
 import {
   forEachNlMsg,
