@@ -4,11 +4,12 @@
 # commit of the replicated state), prints a short report and removes everything it created,
 # also when interrupted.
 #
-#   bash ha-lab/demo.sh [--conns N] [--idle N] [--keepalived] [--ipv6] [--iptables] [--control]
-#                       [--no-setup]
+#   bash ha-lab/demo.sh [--conns N] [--idle N] [--active-active] [--keepalived] [--ipv6]
+#                       [--iptables] [--control] [--no-setup]
 #
 #   --conns N      live connections (default 200)
 #   --idle N       also N idle background flows in fwA's table (synced and committed too)
+#   --active-active  fwB forwards N connections of its own too; after the fail-over it carries 2N
 #   --keepalived   keepalived (VRRPv3) detects the failure and its notify hook promotes fwB
 #                  (default: this script promotes fwB, like keepalived would)
 #   --ipv6         the connections use IPv6;  --iptables  firewalls written with iptables-nft
@@ -27,10 +28,11 @@ while [ $# -gt 0 ]; do
     --keepalived) driver=keepalived ;;
     --ipv6) extra+=(--ipv6) ;;
     --idle) extra+=(--idle "$2"); shift ;;
+    --active-active) extra+=(--active-active) ;;
     --iptables) export HL_FW=iptables ;;
     --control) control=1 ;;
     --no-setup) setup=0 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift

@@ -3,7 +3,8 @@
 # every connection survived on the same socket, 1 when some did not, 2 on a harness error.
 #
 #   failover.sh [--conns N] [--interval MS] [--after S] [--mode sync|nosync|nocommit]
-#               [--driver script|keepalived] [--ipv6] [--idle N] [--keep] [--report FILE]
+#               [--driver script|keepalived] [--ipv6] [--idle N] [--active-active] [--keep]
+#               [--report FILE]
 #
 #   --mode sync      sync daemon on both firewalls, fwB commits on take-over (expected: pass)
 #          nosync    no sync daemon at all                         (negative control: must fail)
@@ -12,6 +13,8 @@
 #            keepalived  keepalived (VRRPv3) on both; its notify hook runs the primary sequence
 #   --idle N         first load N idle ESTABLISHED TCP entries into fwA's kernel table
 #                    (conntrack -R in fwA), so the sync and the commit carry a realistic table
+#   --active-active  fwB forwards its own connections too (second VIP set, second client address,
+#                    N more connections); fwA's connections move to fwB; all must survive
 #   --keep           leave the lab up afterwards (default: torn down, also on error/interrupt)
 #
 # Environment: SYNC_DAEMON (conntrackd|ctsyncd; SYNC_DAEMON_A/_B for a mixed pair), HL_PREFIX,
@@ -21,7 +24,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab.sh
 source "$HERE/lab.sh"
 
-conns=1 interval=100 after=6 mode=sync driver=script ipv6=0 keep=0 report="" idle=0
+conns=1 interval=100 after=6 mode=sync driver=script ipv6=0 keep=0 report="" idle=0 aa=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --conns) conns=$2; shift ;;
@@ -31,6 +34,7 @@ while [ $# -gt 0 ]; do
     --driver) driver=$2; shift ;;
     --ipv6) ipv6=1 ;;
     --idle) idle=$2; shift ;;
+    --active-active) aa=1 ;;
     --keep) keep=1 ;;
     --report) report=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -40,6 +44,10 @@ done
 case "$mode" in sync|nosync|nocommit) ;; *) echo "bad --mode" >&2; exit 2 ;; esac
 case "$driver" in script|keepalived) ;; *) echo "bad --driver" >&2; exit 2 ;; esac
 [ "$driver" = keepalived ] && [ "$mode" != sync ] && { echo "keepalived driver runs --mode sync" >&2; exit 2; }
+if [ "$aa" = 1 ]; then
+  { [ "$driver" = script ] && [ "$ipv6" = 0 ]; } || { echo "--active-active: scripted IPv4 only" >&2; exit 2; }
+  HL_AA=1
+fi
 
 cleanup() {
   local rc=$?
@@ -116,13 +124,26 @@ start_bg "$NS_SERVER" "$HL_RUN/server.log" "$HL_RUN/server.pid" \
   node "$HERE/traffic.js" server --host "$target" --port "$SERVER_PORT" --lifetime 300
 wait_for 'grep -q LISTENING "$HL_RUN/server.log"' 10 || die "traffic server did not start"
 
-rm -f "$HL_RUN/client.ready" "$HL_RUN/client.report"
-start_bg "$NS_CLIENT" "$HL_RUN/client.log" "$HL_RUN/client.pid" \
-  node "$HERE/traffic.js" client --target "$target" --port "$SERVER_PORT" --conns "$conns" \
-  --interval "$interval" --after "$after" --max-run 60 --drain-ms 3000 \
-  --ready-file "$HL_RUN/client.ready" --mark-file "$HL_RUN/client.mark" --report "$HL_RUN/client.report"
-client_pid=$(cat "$HL_RUN/client.pid")
-wait_for '[ -s "$HL_RUN/client.ready" ]' 30 || { cat "$HL_RUN/client.log" >&2; die "client not ready"; }
+# One traffic client per path: "client" through fwA; with --active-active also "client2" from the
+# second address through fwB. Files: $HL_RUN/<name>.{pid,log,ready,mark,report}.
+start_client() { # name [source address]
+  local c=$1 src=()
+  [ -n "${2:-}" ] && src=(--source "$2")
+  rm -f "$HL_RUN/$c.ready" "$HL_RUN/$c.report"
+  start_bg "$NS_CLIENT" "$HL_RUN/$c.log" "$HL_RUN/$c.pid" \
+    node "$HERE/traffic.js" client --target "$target" --port "$SERVER_PORT" --conns "$conns" "${src[@]}" \
+    --interval "$interval" --after "$after" --max-run 60 --drain-ms 3000 \
+    --ready-file "$HL_RUN/$c.ready" --mark-file "$HL_RUN/$c.mark" --report "$HL_RUN/$c.report"
+}
+clients=(client)
+start_client client
+if [ "$aa" = 1 ]; then
+  clients+=(client2)
+  start_client client2 "$CLIENT_IP2"
+fi
+for c in "${clients[@]}"; do
+  wait_for '[ -s "$HL_RUN/$c.ready" ]' 30 || { cat "$HL_RUN/$c.log" >&2; die "$c not ready"; }
+done
 ready_ms=$(cat "$HL_RUN/client.ready")
 log "$conns connection(s) established through fwA"
 
@@ -141,8 +162,10 @@ sleep 1 # a second of steady traffic before the failure
 
 # ---- fwA dies ------------------------------------------------------------------------------
 fail_ms=$(now_ms)
-echo "$fail_ms" >"$HL_RUN/client.mark"
-kill -USR1 "$client_pid"
+for c in "${clients[@]}"; do
+  echo "$fail_ms" >"$HL_RUN/$c.mark"
+  kill -USR1 "$(cat "$HL_RUN/$c.pid")"
+done
 links down A
 [ "$mode" != nosync ] && daemon kill A
 [ "$driver" = keepalived ] && keepalived_ctl stop A
@@ -173,16 +196,32 @@ log "fwB promoted in ${promote_ms} ms (commit ${commit_ms} ms)"
 committed=$(kernel_count B)
 committed_total=$(nsx "$NS_FWB" conntrack -C 2>/dev/null || echo null)
 
-wait_for '! kill -0 "$client_pid" 2>/dev/null' $((after + 15)) || die "client did not finish"
-[ -s "$HL_RUN/client.report" ] || { cat "$HL_RUN/client.log" >&2; die "no client report"; }
+reports=()
+for c in "${clients[@]}"; do
+  pid=$(cat "$HL_RUN/$c.pid")
+  wait_for '! kill -0 "$pid" 2>/dev/null' $((after + 15)) || die "$c did not finish"
+  [ -s "$HL_RUN/$c.report" ] || { cat "$HL_RUN/$c.log" >&2; die "no report from $c"; }
+  reports+=("$HL_RUN/$c.report")
+done
 
 result=$(node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  // One report per traffic client; counts add up, outages are taken over all connections.
+  const rs = process.argv[1].split(",").map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
+  const sum = (k) => rs.reduce((acc, x) => acc + x[k], 0);
+  const outs = rs.flatMap((x) => x.perConn).filter((p) => p.survived && p.outageMs !== null)
+    .map((p) => p.outageMs).sort((a, b) => a - b);
+  const r = {
+    conns: sum("conns"), connected: sum("connected"), survived: sum("survived"), resets: sum("resets"),
+    closed: sum("closed"), stalled: sum("stalled"), gaps: sum("gaps"), dups: sum("dups"),
+    sent: sum("sent"), echoed: sum("echoed"),
+    survivedOutageMs: { max: outs.at(-1) ?? null, p50: outs.length ? outs[Math.floor(outs.length / 2)] : null },
+  };
   const [daemon, daemonA, mode, driver, fw, ipv6, lag, ext, committed, commitMs, promoteMs,
     idle, idleLoadMs, idleSyncMs, committedTotal] = process.argv.slice(2);
   const n = (v) => (v === "null" ? null : Number(v));
   const out = {
-    daemon: mode === "nosync" ? null : daemon, daemonA: mode === "nosync" ? null : daemonA, mode, driver, firewall: fw, ipv6: ipv6 === "1",
+    daemon: mode === "nosync" ? null : daemon, daemonA: mode === "nosync" ? null : daemonA, mode, driver,
+    activeActive: rs.length > 1, firewall: fw, ipv6: ipv6 === "1",
     conns: r.conns, connected: r.connected, survived: r.survived, resets: r.resets, closed: r.closed,
     stalled: r.stalled, gaps: r.gaps, dups: r.dups, sent: r.sent, echoed: r.echoed,
     outageMaxMs: r.survivedOutageMs.max, outageP50Ms: r.survivedOutageMs.p50,
@@ -192,9 +231,9 @@ result=$(node -e '
     pass: r.conns > 0 && r.survived === r.conns,
   };
   process.stdout.write(JSON.stringify(out));
-' "$HL_RUN/client.report" "$(fw_daemon B)" "$(fw_daemon A)" "$mode" "$driver" "$HL_FW" "$ipv6" "$sync_lag_ms" \
+' "$(IFS=,; echo "${reports[*]}")" "$(fw_daemon B)" "$(fw_daemon A)" "$mode" "$driver" "$HL_FW" "$ipv6" "$sync_lag_ms" \
   "$ext_entries" "$committed" "$commit_ms" "$promote_ms" "$idle" "$idle_load_ms" "$idle_sync_ms" \
   "$committed_total")
-[ -n "$report" ] && cp "$HL_RUN/client.report" "$report"
+[ -n "$report" ] && cat "${reports[@]}" >"$report"
 echo "RESULT $result"
 if grep -q '"pass":true' <<<"$result"; then exit 0; else exit 1; fi

@@ -4,7 +4,7 @@
 #   lab.sh up | down | status                      build / remove / show the lab (idempotent)
 #   lab.sh daemon start|stop|kill A|B              the sync daemon ($SYNC_DAEMON) on fwA / fwB
 #   lab.sh keepalived start|stop A|B               keepalived (VRRPv3) on fwA / fwB
-#   lab.sh vip add|del A|B                         move the LAN and WAN VIPs (with GARP / unsol. NA)
+#   lab.sh vip add|del A|B [1|2]                   move a VIP set (with GARP / unsolicited NA)
 #   lab.sh links down|up A|B                       cut / restore all links of a firewall
 #
 # Knobs: see lib.sh (HL_PREFIX, SYNC_DAEMON, HL_FW). Diagram and rationale: README.md.
@@ -64,7 +64,8 @@ EOF
 
 # nftables: input/forward policy drop; established,related accept; invalid drop; new LAN->WAN
 # accept; source NAT to the WAN VIP; sync traffic and VRRP accepted on input.
-gen_nft() {
+gen_nft() { # $1 = this firewall's SNAT address (the WAN VIP of the set it normally holds)
+  local snat4=${1:-$WAN_VIP}
   cat <<EOF
 table inet hl_filter {
     chain input {
@@ -87,7 +88,7 @@ table inet hl_filter {
 table ip hl_nat {
     chain postrouting {
         type nat hook postrouting priority srcnat; policy accept;
-        oifname "wan0" snat to $WAN_VIP
+        oifname "wan0" snat to $snat4
     }
 }
 table ip6 hl_nat {
@@ -100,8 +101,8 @@ EOF
 }
 
 # The same policy with iptables (iptables-nft on Debian). Rules for both families.
-apply_iptables() { # $1 = namespace
-  local ns=$1 ipt
+apply_iptables() { # $1 = namespace, $2 = SNAT address
+  local ns=$1 snat4=${2:-$WAN_VIP} ipt
   for ipt in iptables ip6tables; do
     nsx "$ns" "$ipt" -P INPUT DROP
     nsx "$ns" "$ipt" -P FORWARD DROP
@@ -115,7 +116,7 @@ apply_iptables() { # $1 = namespace
     nsx "$ns" "$ipt" -A FORWARD -i lan0 -o wan0 -m conntrack --ctstate NEW -j ACCEPT
   done
   nsx "$ns" iptables -A INPUT -p icmp --icmp-type echo-request -j ACCEPT
-  nsx "$ns" iptables -t nat -A POSTROUTING -o wan0 -j SNAT --to-source "$WAN_VIP"
+  nsx "$ns" iptables -t nat -A POSTROUTING -o wan0 -j SNAT --to-source "$snat4"
   nsx "$ns" ip6tables -A INPUT -p ipv6-icmp -j ACCEPT
   nsx "$ns" ip6tables -t nat -A POSTROUTING -o wan0 -j SNAT --to-source "$WAN_VIP6"
 }
@@ -185,9 +186,12 @@ fw_up() { # $1 = A|B
   ip -n "$ns" addr add "${FW_SYNC[$x]}/30" dev sync0
   ip -n "$ns" addr add "${FW_LAN6[$x]}/64" dev lan0 nodad
   ip -n "$ns" addr add "${FW_WAN6[$x]}/64" dev wan0 nodad
+  # Active/active: fwB forwards its own flows with its own VIP set and SNAT address.
+  local snat4=$WAN_VIP
+  [ "$HL_AA" = 1 ] && [ "$x" = B ] && snat4=$WAN_VIP2
   case "$HL_FW" in
-    nft) gen_nft >"$d/firewall.nft"; nsx "$ns" nft -f "$d/firewall.nft" ;;
-    iptables) apply_iptables "$ns" ;;
+    nft) gen_nft "$snat4" >"$d/firewall.nft"; nsx "$ns" nft -f "$d/firewall.nft" ;;
+    iptables) apply_iptables "$ns" "$snat4" ;;
     *) die "unknown HL_FW '$HL_FW' (nft|iptables)" ;;
   esac
   # Loading the rules pulled conntrack into this namespace; now its sysctls exist.
@@ -235,14 +239,21 @@ lab_up() {
   ip -n "$NS_CLIENT" addr add "$CLIENT_IP6/64" dev lan0 nodad
   ip -n "$NS_CLIENT" route add default via "$LAN_VIP"
   ip -n "$NS_CLIENT" -6 route add default via "$LAN_VIP6"
+  if [ "$HL_AA" = 1 ]; then
+    # Second client address, routed through the second LAN VIP (fwB's) by a source rule.
+    ip -n "$NS_CLIENT" addr add "$CLIENT_IP2/24" dev lan0
+    ip -n "$NS_CLIENT" rule add from "$CLIENT_IP2" table 100 priority 100
+    ip -n "$NS_CLIENT" route add default via "$LAN_VIP2" table 100
+  fi
   # Server: only its WAN subnet, no route back to the LAN; only SNAT to the WAN VIP works.
   ip -n "$NS_SERVER" addr add "$SERVER_IP/24" dev wan0
   ip -n "$NS_SERVER" addr add "$SERVER_IP6/64" dev wan0 nodad
   fw_up A
   fw_up B
-  printf 'HL_PREFIX=%s\nSYNC_DAEMON_A=%s\nSYNC_DAEMON_B=%s\nHL_FW=%s\n' "$HL_PREFIX" "$(fw_daemon A)" \
-    "$(fw_daemon B)" "$HL_FW" >"$HL_RUN/lab.env"
+  printf 'HL_PREFIX=%s\nSYNC_DAEMON_A=%s\nSYNC_DAEMON_B=%s\nHL_FW=%s\nHL_AA=%s\n' "$HL_PREFIX" \
+    "$(fw_daemon A)" "$(fw_daemon B)" "$HL_FW" "$HL_AA" >"$HL_RUN/lab.env"
   vip add A
+  [ "$HL_AA" = 1 ] && vip add B 2
   log "lab $HL_PREFIX up"
 }
 
@@ -323,27 +334,41 @@ keepalived_ctl() { # start|stop A|B
 
 # Announce the VIPs from firewall $1: gratuitous ARP (IPv4); IPv6 unsolicited NA comes from the
 # kernel (ndisc_notify=1). Without arping, flush the neighbours' caches as the lab's stand-in.
-garp() {
+garp() { # $1 = A|B, $2 = LAN VIP, $3 = WAN VIP
   local ns=${FW_NS[$1]}
   if command -v arping >/dev/null 2>&1; then
     # Not waited for (arping lingers ~1 s after sending); pid files so `down` can reap them.
-    start_bg "$ns" /dev/null "$HL_RUN/garp-lan.pid" arping -q -U -c 1 -w 1 -I lan0 "$LAN_VIP"
-    start_bg "$ns" /dev/null "$HL_RUN/garp-wan.pid" arping -q -U -c 1 -w 1 -I wan0 "$WAN_VIP"
+    start_bg "$ns" /dev/null "$HL_RUN/garp-lan-$2.pid" arping -q -U -c 1 -w 1 -I lan0 "$2"
+    start_bg "$ns" /dev/null "$HL_RUN/garp-wan-$3.pid" arping -q -U -c 1 -w 1 -I wan0 "$3"
   else
     ip -n "$NS_CLIENT" neigh flush dev lan0
     ip -n "$NS_SERVER" neigh flush dev wan0
   fi
 }
 
-vip() { # add|del A|B
-  local op=$1 ns=${FW_NS[$2]}
+vip() { # add|del A|B [1|2]: VIP set 1 (the normal pair, IPv4+IPv6) or 2 (active/active, IPv4)
+  local op=$1 ns=${FW_NS[$2]} set=${3:-1}
+  if [ "$set" = 2 ]; then
+    case "$op" in
+      add)
+        ip -n "$ns" addr replace "$LAN_VIP2/24" dev lan0
+        ip -n "$ns" addr replace "$WAN_VIP2/24" dev wan0
+        garp "$2" "$LAN_VIP2" "$WAN_VIP2"
+        ;;
+      del)
+        ip -n "$ns" addr del "$LAN_VIP2/24" dev lan0 2>/dev/null || true
+        ip -n "$ns" addr del "$WAN_VIP2/24" dev wan0 2>/dev/null || true
+        ;;
+    esac
+    return 0
+  fi
   case "$op" in
     add)
       ip -n "$ns" addr replace "$LAN_VIP/24" dev lan0
       ip -n "$ns" addr replace "$WAN_VIP/24" dev wan0
       ip -n "$ns" addr replace "$LAN_VIP6/64" dev lan0
       ip -n "$ns" addr replace "$WAN_VIP6/64" dev wan0
-      garp "$2"
+      garp "$2" "$LAN_VIP" "$WAN_VIP"
       ;;
     del)
       ip -n "$ns" addr del "$LAN_VIP/24" dev lan0 2>/dev/null || true

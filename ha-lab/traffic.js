@@ -4,7 +4,7 @@
 // firewall pair, to tell whether each connection survived a fail-over on the same socket.
 //
 //   node traffic.js server --host IP --port P [--lifetime S]
-//   node traffic.js client --target IP --port P --conns N [--interval MS] [--after S]
+//   node traffic.js client --target IP --port P --conns N [--source IP] [--interval MS] [--after S]
 //        [--max-run S] [--drain-ms MS] [--stall-ms MS] [--ready-file F] [--mark-file F] [--report F]
 //
 // Protocol: the client sends "<n>\n" (n = 1, 2, 3 ... per connection) every --interval ms; the
@@ -122,7 +122,7 @@ function client(o) {
       // not against when this process happened to handle the signal.
       recent: [], longGaps: [],
     };
-    const sock = net.connect({ host: target, port });
+    const sock = net.connect(o.source ? { host: target, port, localAddress: o.source } : { host: target, port });
     c.sock = sock;
     sock.setNoDelay(true);
     sock.on('connect', () => {

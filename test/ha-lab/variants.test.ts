@@ -1,4 +1,5 @@
 // ha-lab variants (issue 6): iptables-nft firewall, IPv6 connections (scripted and keepalived),
+// active/active,
 // mixed daemon pairs (HA_LAB_PAIRS). Daemons: HA_LAB_DAEMONS (see fixtures/harness.ts).
 import t from 'tap';
 import { assertSurvived, DAEMONS, failover, labDown, PAIRS } from './fixtures/harness';
@@ -22,6 +23,14 @@ for (const daemon of DAEMONS) {
     const run = await failover(daemon, ['--ipv6', '--driver', 'keepalived', '--conns', '5', '--interval', '100', '--after', '5']);
     assertSurvived(t, run, 5);
     t.equal(run.result?.driver, 'keepalived');
+  });
+}
+
+for (const daemon of DAEMONS) {
+  t.test(`${daemon}: active/active: fwB's own and fwA's moved connections all survive`, async (t) => {
+    const run = await failover(daemon, ['--active-active', '--conns', '10', '--interval', '100', '--after', '4']);
+    assertSurvived(t, run, 20);
+    t.equal(run.result?.activeActive, true);
   });
 }
 
