@@ -502,6 +502,12 @@ export function resolveNative(input: unknown, machine: MachineInfo = readMachine
     warnings.push({ message: 'commitTimeout is ignored with disableExternalCache (forced to 0, as conntrackd does)' });
     commitTimeout = 0;
   }
+  if (filter.protocol?.mode === 'accept' && filter.protocol.protos.length === 0) {
+    warnings.push({ message: 'filter.protocol: an empty accept list filters out every flow: nothing will be replicated' });
+  }
+  if (filter.address?.mode === 'accept' && filter.address.cidrs.length === 0) {
+    warnings.push({ message: 'filter.address: an empty accept list filters out every IPv4/IPv6 flow' });
+  }
   if (mode === 'alarm' && props.alarm.cacheTimeout <= props.alarm.refreshTime) {
     warnings.push({
       message: `alarm.cacheTimeout (${props.alarm.cacheTimeout}) should be larger than alarm.refreshTime (${props.alarm.refreshTime}), or peers expire entries between refreshes`,

@@ -188,6 +188,18 @@ t.test('TCP transport, Stats block and unknown options are warnings with their l
   const unk = parseConntrackdConf(APPENDIX_B.replace('Checksum on', 'Checksum on\n        Frobnicate 12 { a b }'));
   t.same(unk.warnings, [{ line: 9, message: "UDP: unknown option 'Frobnicate' ignored (conntrackd 1.4.7 would refuse this file)" }]);
   t.equal(load('u.conf', APPENDIX_B.replace('Checksum on', 'Checksum on\n        Frobnicate 12')).config.channels[0]!.checksum, true);
+  t.match(loadError('t.conf', onlyTcp), /^t\.conf:3: channels: at least one dedicated link is required/, 'a TCP-only file has no usable link');
+});
+
+t.test('an unknown protocol leaves an empty accept list: warned twice (name, effect)', async (t) => {
+  const r = load('p.conf', APPENDIX_B.replace('Systemd off', 'Filter { Protocol Accept { foobar } }'));
+  t.same(r.config.filter.protocol, { mode: 'accept', protos: [] });
+  t.match(r.warnings, [{ line: 13, message: /unknown protocol 'foobar'/ }, { message: /empty accept list filters out every flow/ }]);
+});
+
+t.test('nested options report their own line', async (t) => {
+  const text = APPENDIX_B.replace('UNIX { Path /run/ctd-a/ctl }', `UNIX {\n        Backlog 5\n        Path /${'x'.repeat(120)}\n    }`);
+  t.match(loadError('n.conf', text), /^n\.conf:18: general\.unixPath: must be at most 107 bytes/);
 });
 
 /**
