@@ -778,8 +778,11 @@ export interface EncodeOpts {
  *    NAT (flow.nat) or no reply: like conntrackd's commit path (nfct_setobjopt SETUP_REPLY +
  *    CTA_NAT_*), the kernel then re-applies NAT and recomputes the reply tuple (spec §3.4).
  *  - update: IPCTNL_MSG_CT_NEW, REQUEST only; tuple + the attributes the kernel lets change
- *    (status, timeout, mark, protoinfo, labels, seq-adj, synproxy). NAT, master and helper are
- *    refused by ctnetlink_change_conntrack, so they are not sent (as conntrackd does).
+ *    (status, timeout, mark, protoinfo, labels, seq-adj). NAT, master and helper are refused by
+ *    ctnetlink_change_conntrack, so they are not sent (as conntrackd does). Beware: SEEN_REPLY
+ *    and ASSURED can only be set, so a status lacking one the kernel already has makes the
+ *    whole update fail with EBUSY (checked in test/ctnetlink-codec/kernel.test.ts); callers
+ *    fall back to delete + create like conntrackd (spec §5.2), or leave `status` undefined.
  *  - delete / get: the original tuple and zone.
  */
 export function encodeConntrack(b: NlBuilder, flow: Flow, op: CtOp, seq: number, opts: EncodeOpts): void {

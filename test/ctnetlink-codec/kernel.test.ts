@@ -163,6 +163,18 @@ t.test('ctnetlink accepts our requests (real kernel, scratch netns)', async (t) 
   t.equal(g.mark, 77);
   t.ok(g.timeout! > 990 && g.timeout! <= 1000, `timeout updated (${g.timeout})`);
 
+  // ASSURED / SEEN_REPLY can only be set: an update whose status lacks a bit the kernel has
+  // fails as a whole with EBUSY (nothing applied) -- the client must fall back to delete+create
+  // as conntrackd does (spec §5.2)
+  const regress = errnoBySeq(
+    send([one((b) => encodeConntrack(b, { orig: flows[0]!.orig, status: IPS.SEEN_REPLY, mark: 1234 }, 'update', 62, { ack: true }))]),
+  );
+  t.equal(regress.get(62), 16, 'update clearing ASSURED: EBUSY');
+  const still = send([one((b) => encodeConntrack(b, flows[0]!, 'get', 63, { ack: true }))]).find(
+    (m) => m.type === nfnlMsgType(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_NEW),
+  )!;
+  t.equal(decodeConntrack(still.buf, nfAttrOff(still), still.end, AF_INET).mark, 77, 'refused update changed nothing');
+
   // delete (zoned entry needs its zone), delete again
   const d = errnoBySeq(
     send([
