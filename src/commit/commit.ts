@@ -11,9 +11,11 @@
  *    quiet without a listener, ≈6 µs with one: research/netlink-measurements.md §3.1), so by
  *    default the chunk size adapts to keep each slice near `sliceMs`.
  */
+import type { FailReason } from '../ctnetlink/client';
 import type { Flow } from '../flow/flow';
 
-export type CommitFailReason = 'exists' | 'notFound' | 'nomem' | 'tableFull' | 'lost' | 'other';
+/** Why an entry could not be committed (ENOMEM split into nomem / tableFull by the client). */
+export type CommitFailReason = FailReason;
 
 /** What commit needs from the kernel side (ConntrackClient implements it). */
 export interface CommitTarget {

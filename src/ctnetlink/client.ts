@@ -54,7 +54,6 @@ import {
 } from '../netlink/socket';
 import {
   conntrackEventType,
-  type CtDecodeStats as CtDecodeStatsT,
   CtDecodeStats,
   type CtFlow,
   CtnetlinkDecodeError,
@@ -133,7 +132,7 @@ export class ClientStats {
   dumps = 0;
   /** Dumps that the kernel marked NLM_F_DUMP_INTR (the table changed during the dump). */
   dumpsInterrupted = 0;
-  readonly decode: CtDecodeStatsT = new CtDecodeStats();
+  readonly decode: CtDecodeStats = new CtDecodeStats();
   readonly decodeErrorsByReason: Record<string, number> = {};
 }
 
