@@ -1,6 +1,6 @@
 /**
- * Conformance against real conntrackd 1.4.7 (../shared/vectors/conntrackd-1.4.7-ftfw.pcap).
- * We play node A: the captured B→A messages are fed to our FtfwMode at their capture times and
+ * Conformance against real conntrackd 1.4.7 (../shared/vectors/conntrackd-1.4.7-{ftfw,notrack}.pcap).
+ * We play node A: the captured B→A messages are fed to our mode (FtfwMode / NotrackMode) at their capture times and
  * A's kernel events are re-created from A's *original* data messages (not its NACK
  * retransmissions). With our extras off (no prompt ACK, no probe, no startup RESYNC) every
  * message our mode emits must match what conntrackd A sent: type, flags (HELLO bits included),
@@ -9,6 +9,7 @@
  * after a restart (HELLO again, B's RESYNC answered with a bulk of the reloaded table, -B, and
  * a kernel flush sending CT_DEL for everything).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { type CacheObject, newCacheObject, ObjStatus } from '../../src/cache/object';
@@ -16,7 +17,8 @@ import { ManualClock } from '../../src/core/clock';
 import type { Flow } from '../../src/flow/flow';
 import { flowKey } from '../../src/flow/key';
 import { FtfwMode } from '../../src/sync/mode/ftfw';
-import type { SyncObject } from '../../src/sync/mode/types';
+import { NotrackMode } from '../../src/sync/mode/notrack';
+import type { SyncMode, SyncObject } from '../../src/sync/mode/types';
 import { NET_F, NET_T } from '../../src/sync/wire/constants';
 import { decodeCtBody } from '../../src/sync/wire/ct';
 import type { NetHeader } from '../../src/sync/wire/header';
@@ -28,12 +30,15 @@ import { FakeHost } from './fixtures/fake-host';
 
 const VECTORS = join(__dirname, '..', '..', '..', 'shared', 'vectors');
 const A = '172.31.255.1';
-// .steps (epoch seconds): A starts, A is stopped, A starts again, -B on A, end
-const A_START = 1796040634.986524;
-const A_STOP = 1796040654.007655;
-const A_RESTART = 1796040656.268575;
-const A_BULK = 1796040660.825855;
-const END = 1796040665.06748;
+
+/** Epoch seconds of the first .steps line whose label starts with `label`. */
+function step(name: string, label: string): number {
+  for (const line of readFileSync(join(VECTORS, `${name}.steps`), 'utf8').split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp > 0 && line.slice(sp + 1).startsWith(label)) return Number(line.slice(0, sp));
+  }
+  throw new Error(`no step '${label}' in ${name}.steps`);
+}
 
 interface Msg {
   h: NetHeader;
@@ -48,8 +53,8 @@ interface Dgram {
   msgs: Msg[];
 }
 
-function load(): { dgrams: Dgram[]; toMs: (epochS: number) => number } {
-  const recs = readPcapFile(join(VECTORS, 'conntrackd-1.4.7-ftfw.pcap'));
+function load(name: string): { dgrams: Dgram[]; toMs: (epochS: number) => number } {
+  const recs = readPcapFile(join(VECTORS, `${name}.pcap`));
   const t0us = recs[0]!.tsUs;
   const dgrams = recs.map((r) => {
     const t = (r.tsUs - t0us) / 1000;
@@ -70,6 +75,7 @@ interface ReplayOpts {
   preload?: string[];
   /** Time (ms) of a `-B` on A. */
   bulkAtMs?: number;
+  makeMode: (clock: ManualClock, host: FakeHost) => SyncMode;
 }
 
 function replay(t: Test, all: Dgram[], startMs: number, stopMs: number, o: ReplayOpts) {
@@ -80,7 +86,7 @@ function replay(t: Test, all: Dgram[], startMs: number, stopMs: number, o: Repla
   const createdAt = first.t - 1000;
   const clock = new ManualClock(createdAt, first.h.seq - Math.floor(first.t / 1000));
   const host = new FakeHost();
-  const m = new FtfwMode(clock, host, { startupResync: false, ackDelayMs: 0, probeMs: 0, readyTimeoutMs: 0 });
+  const m = o.makeMode(clock, host);
   const objs = new Map<string, SyncObject>();
   const obj = (key: string) => {
     const x = newCacheObject<unknown>('ct', key, {} as Flow, clock.now()) as CacheObject<unknown>;
@@ -174,39 +180,57 @@ function replay(t: Test, all: Dgram[], startMs: number, stopMs: number, o: Repla
   return got;
 }
 
-const { dgrams, toMs } = load();
+const ftfw = (clock: ManualClock, host: FakeHost) =>
+  new FtfwMode(clock, host, { startupResync: false, ackDelayMs: 0, probeMs: 0, readyTimeoutMs: 0 });
+const notrack = (clock: ManualClock, host: FakeHost) => new NotrackMode(clock, host, { startupResync: false });
 
-t.test('A, first life: handshake, ACK cadence, burst, NACK retransmission', async (t) => {
-  const got = replay(t, dgrams, toMs(A_START), toMs(A_STOP), {
-    // A's retransmission right after B's NACK must come from our mode, not be replayed
-    isEvent: (d, lastNackAt) => d.t - lastNackAt >= 5,
-  });
-  t.ok(got.filter((g) => g.h.type !== NET_T.CTL).length > 300, 'data messages came from our mode');
-  t.ok(
-    got.some((g) => g.h.flags === (NET_F.ACK | NET_F.HELLO | NET_F.HELLO_BACK)),
-    'first ACK carried HELLO|HELLO_BACK',
-  );
-});
+for (const [name, makeMode] of [
+  ['conntrackd-1.4.7-ftfw', ftfw],
+  ['conntrackd-1.4.7-notrack', notrack],
+] as const) {
+  const { dgrams, toMs } = load(name);
+  const aStart = step(name, 'start conntrackd on A');
+  const aStop = step(name, 'RESTART A: conntrackd on A stopped');
+  const aRestart = step(name, 'RESTART A: ... and started again');
+  const aBulk = step(name, 'BULK:');
+  const end = step(name, 'end');
 
-t.test('A, second life: HELLO after restart, RESYNC → bulk, -B, flush → CT_DEL', async (t) => {
-  // A's kernel table at restart: every entry created and not deleted in its first life
-  const live = new Set<string>();
-  for (const d of dgrams) {
-    if (!d.fromA || d.t >= toMs(A_STOP)) continue;
-    for (const x of d.msgs) {
-      if (x.h.type === NET_T.STATE_CT_NEW) live.add(x.key);
-      else if (x.h.type === NET_T.STATE_CT_DEL) live.delete(x.key);
+  t.test(`${name}: A, first life (handshake/keepalives, burst${name.endsWith('ftfw') ? ', NACK retransmission' : ''})`, async (t) => {
+    const got = replay(t, dgrams, toMs(aStart), toMs(aStop), {
+      makeMode,
+      // A's retransmission right after B's NACK must come from our mode, not be replayed
+      isEvent: (d, lastNackAt) => d.t - lastNackAt >= 5,
+    });
+    t.ok(got.filter((g) => g.h.type !== NET_T.CTL).length > 300, 'data messages came from our mode');
+    if (name.endsWith('ftfw')) {
+      t.ok(
+        got.some((g) => g.h.flags === (NET_F.ACK | NET_F.HELLO | NET_F.HELLO_BACK)),
+        'first ACK carried HELLO|HELLO_BACK',
+      );
     }
-  }
-  // the capture stops ~1.2 s before the "end" mark: compare up to its last datagram
-  const lastT = dgrams[dgrams.length - 1]!.t;
-  const got = replay(t, dgrams, toMs(A_RESTART), Math.min(toMs(END), lastT + 1), {
-    preload: [...live],
-    bulkAtMs: toMs(A_BULK),
-    // only the flush's DESTROY events are kernel events; both bulks must come from our mode
-    isEvent: (d) => d.msgs.some((x) => x.h.type === NET_T.STATE_CT_DEL),
   });
-  const news = got.filter((g) => g.h.type === NET_T.STATE_CT_NEW).length;
-  t.equal(news, 2 * live.size, `two bulks of ${live.size} CT_NEW (RESYNC answer and -B)`);
-  t.equal(got.filter((g) => g.h.type === NET_T.STATE_CT_DEL).length, live.size, 'flush: one CT_DEL per entry');
-});
+
+  t.test(`${name}: A, second life: RESYNC → bulk, -B, flush → CT_DEL`, async (t) => {
+    // A's kernel table at restart: every entry created and not deleted in its first life
+    const live = new Set<string>();
+    for (const d of dgrams) {
+      if (!d.fromA || d.t >= toMs(aStop)) continue;
+      for (const x of d.msgs) {
+        if (x.h.type === NET_T.STATE_CT_NEW) live.add(x.key);
+        else if (x.h.type === NET_T.STATE_CT_DEL) live.delete(x.key);
+      }
+    }
+    // the capture stops before the "end" mark: compare up to its last datagram
+    const lastT = dgrams[dgrams.length - 1]!.t;
+    const got = replay(t, dgrams, toMs(aRestart), Math.min(toMs(end), lastT + 1), {
+      makeMode,
+      preload: [...live],
+      bulkAtMs: toMs(aBulk),
+      // only the flush's DESTROY events are kernel events; both bulks must come from our mode
+      isEvent: (d) => d.msgs.some((x) => x.h.type === NET_T.STATE_CT_DEL),
+    });
+    const news = got.filter((g) => g.h.type === NET_T.STATE_CT_NEW).length;
+    t.equal(news, 2 * live.size, `two bulks of ${live.size} CT_NEW (RESYNC answer and -B)`);
+    t.equal(got.filter((g) => g.h.type === NET_T.STATE_CT_DEL).length, live.size, 'flush: one CT_DEL per entry');
+  });
+}
