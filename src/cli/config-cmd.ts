@@ -82,6 +82,7 @@ export async function runConfigCommand(argv: string[], io: ConfigCmdIo = stdio):
   try {
     const r = readNative(file);
     const problems = [...r.problems];
+    if (r.noSync) throw new ConfigError(problems);
     let warnings = r.warnings;
     try {
       warnings = [...warnings, ...resolveNative(r.native).warnings];

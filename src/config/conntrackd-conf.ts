@@ -162,6 +162,8 @@ export interface ConntrackdConfResult {
   problems: ConfigProblem[];
   /** Where each native key came from (for line numbers in validation messages). */
   keyLines: Map<string, number>;
+  /** The file has no Sync block (e.g. Debian's default stats-mode file). */
+  noSync: boolean;
 }
 
 type Handler = (tok: Token) => void;
@@ -177,6 +179,9 @@ class Parser {
   readonly keyLines = new Map<string, number>();
   private sawSync = false;
   private sawStats = false;
+  private statsLine: number | undefined;
+  /** No Sync block at all: validation of the rest would only add noise. */
+  noSync = false;
 
   constructor(private readonly toks: Token[]) {}
 
@@ -301,6 +306,7 @@ class Parser {
           break;
         case 'Stats':
           this.sawStats = true;
+          this.statsLine ??= t.line;
           this.warn(t.line, 'Stats block (statistics-only mode) is not supported by ctsyncd; ignored');
           this.block('Stats', { LogFile: () => this.logFileValue(), Syslog: () => this.syslogValue() });
           break;
@@ -316,6 +322,15 @@ class Parser {
     }
     if (this.sawSync && this.sawStats) {
       this.problems.push({ message: 'Sync and Stats blocks are mutually exclusive (spec §7)' });
+    }
+    if (!this.sawSync) {
+      this.noSync = true;
+      this.problems.push({
+        line: this.statsLine,
+        message: this.sawStats
+          ? "no Sync block: conntrackd's statistics-only mode (Stats block) is not supported; ctsyncd needs a Sync block with a Multicast or UDP link"
+          : 'no Sync block: ctsyncd needs a Sync block with a Mode and a Multicast or UDP link',
+      });
     }
     this.finishModes();
   }
@@ -777,7 +792,7 @@ export function parseConntrackdConf(text: string): ConntrackdConfResult {
     native.general.unixPath = CONNTRACKD_DEFAULT_UNIX_PATH;
     p.warnings.push({ message: `General: UNIX { Path } not set; using ${CONNTRACKD_DEFAULT_UNIX_PATH}` });
   }
-  return { native, warnings: p.warnings, problems: p.problems, keyLines: p.keyLines };
+  return { native, warnings: p.warnings, problems: p.problems, keyLines: p.keyLines, noSync: p.noSync };
 }
 
 /** True when the text looks like conntrackd.conf rather than JSON/YAML. */

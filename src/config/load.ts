@@ -33,6 +33,8 @@ export interface NativeRead {
   problems: ConfigProblem[];
   /** conntrackd.conf only: native key → line that set it. */
   keyLines?: Map<string, number>;
+  /** conntrackd.conf without a Sync block: `problems` says so; nothing else is checked. */
+  noSync?: boolean;
 }
 
 /** Gives a validation problem about a native key the conntrackd.conf line that set it. */
@@ -57,7 +59,7 @@ export function readNative(path: string, text: string = readText(path)): NativeR
   const format = detectFormat(path, text);
   if (format === 'conntrackd') {
     const r = parseConntrackdConf(text);
-    return { format, native: r.native, warnings: r.warnings, problems: r.problems, keyLines: r.keyLines };
+    return { format, native: r.native, warnings: r.warnings, problems: r.problems, keyLines: r.keyLines, noSync: r.noSync };
   }
   let native: unknown;
   try {
@@ -83,6 +85,7 @@ export function loadConfig(path: string, opts: { machine?: MachineInfo; text?: s
   const r = readNative(path, opts.text ?? readText(path));
   let resolved: ReturnType<typeof resolveNative> | undefined;
   const problems = [...r.problems];
+  if (r.noSync) throw new ConfigError(problems, path);
   try {
     resolved = resolveNative(r.native, opts.machine ?? readMachineInfo());
   } catch (e) {

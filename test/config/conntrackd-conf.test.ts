@@ -1,8 +1,9 @@
 import t from 'tap';
 import { parseConntrackdConf, tokenize } from '../../src/config/conntrackd-conf';
 import { ConfigError, ConfigSyntaxError } from '../../src/config/errors';
+import { loadConfig } from '../../src/config/load';
 import { parseAddr } from '../../src/flow/address';
-import { APPENDIX_B, load, loadError, VECTORS_A, VECTORS_NOTRACK_B } from './fixtures/helpers';
+import { APPENDIX_B, load, loadError, MACHINE, VECTORS_A, VECTORS_NOTRACK_B } from './fixtures/helpers';
 
 t.test('lexer: longest match like flex (paths, addresses, words)', async (t) => {
   const toks = tokenize('LockFile tmp/x # c\nIPv4_address 10.0.0.0/8 IPv6_address fe80::1 cafe 42 -5 {}');
@@ -214,6 +215,8 @@ const BAD: [string, string, string, RegExp][] = [
   ['comma in a list', 'x.conf', APPENDIX_B.replace('IPv4_address 10.99.0.0/24 }', 'IPv4_address 10.99.0.0/24, IPv4_address 10.1.0.0/16 }'), /symbol ',': syntax error$/],
   ['missing closing brace', 'x.conf', APPENDIX_B.trimEnd().slice(0, -1), /^parsing config file in line \(20\), symbol '': syntax error$/],
   ['unknown TCP state', 'x.conf', APPENDIX_B.replace('Systemd off', 'Filter { State Accept { FOO for TCP } }'), /^parsing config file in line \(13\), symbol 'FOO': syntax error$/],
+  ['stats-mode file (Debian default)', 'x.conf', 'General {\n  HashSize 8192\n  UNIX { Path /var/run/conntrackd.sock }\n}\nStats {\n  LogFile on\n}\n', /^x\.conf:5: no Sync block: conntrackd's statistics-only mode \(Stats block\) is not supported/],
+  ['no Sync block', 'x.conf', 'General { UNIX { Path /run/x } }\n', /^x\.conf: no Sync block: ctsyncd needs a Sync block/],
   ['no channel', 'x.conf', 'Sync { Mode FTFW { } }\nGeneral { UNIX { Path /run/x } }\n', /^x\.conf: channels: at least one dedicated link is required/],
   ['multicast without interface', 'x.conf', VECTORS_A.replace('Interface ab-syncA', ''), /^x\.conf:6: channels\[0\]\.interface: missing: a multicast link needs the interface name/],
   ['multicast group not multicast', 'x.conf', VECTORS_A.replace('225.0.0.50', '10.0.0.50'), /^x\.conf:7: channels\[0\]\.group: must be a multicast address .*: value was "10\.0\.0\.50"$/],
@@ -247,4 +250,19 @@ t.test('typed errors', async (t) => {
   const se = new ConfigSyntaxError(3, 'x');
   t.equal(se.code, 'CTSYNC_ERR_CONFIG_SYNTAX');
   t.equal(se.line, 3);
+});
+
+t.test("conntrackd's own example files (Debian package conntrackd) load", async (t) => {
+  const base = '/usr/share/doc/conntrackd/examples/sync';
+  for (const mode of ['ftfw', 'alarm', 'notrack'] as const) {
+    const file = `${base}/${mode}/conntrackd.conf`;
+    const r = loadConfig(file, { machine: MACHINE });
+    t.equal(r.config.mode, mode, `${file}: mode`);
+    t.equal(r.config.channels[0]?.kind, 'multicast');
+    t.same(
+      r.warnings.map((w) => w.message.split(' ')[0]),
+      ['HashSize'],
+      `${file}: only HashSize is not honoured`,
+    );
+  }
 });
