@@ -90,7 +90,7 @@ report() {
     const v = (x, unit = "") => (x === null || x === undefined ? "n/a" : `${x}${unit}`);
     const lost = r.sent - r.echoed;
     const lines = [
-      `  sync daemon:        ${v(r.daemon)} (${r.mode}), firewall ${r.firewall}, ${r.ipv6 ? "IPv6" : "IPv4"}, failover by ${r.driver}`,
+      `  sync daemon:        ${v(r.daemon)} (${r.mode}), firewall ${r.firewall}, ${r.ipv6 ? "IPv6" : "IPv4"}, failover by ${r.driver}${r.activeActive ? ", active/active" : ""}`,
       `  connections:        ${r.connected} established, ${r.survived} survived on the same socket` +
         ` (${r.resets} reset, ${r.stalled} stalled, ${lost} messages unanswered)`,
       `  outage gap:         max ${v(r.outageMaxMs, " ms")}, median ${v(r.outageP50Ms, " ms")}` +
