@@ -35,9 +35,14 @@ case "$state" in
     tc=$(ms)
     run commit -c >>"$logf"
     commit_ms=$(($(ms) - tc))
-    # 2. flush the internal cache (upstream flushes both; the external one is ours to keep until
-    #    the peer resyncs, so flush only the internal one as newer primary-backup.sh does)
-    run flush-internal -f internal >>"$logf"
+    # 2. flush the internal cache. Upstream's script runs a bare -f (internal and external); the
+    #    lab flushes only the internal one (issue 6), so the committed state also stays in the
+    #    external cache until the peer resyncs. HL_NOTIFY_FLUSH=all restores upstream's -f.
+    if [ "${HL_NOTIFY_FLUSH:-internal}" = all ]; then
+      run flush-all -f >>"$logf"
+    else
+      run flush-internal -f internal >>"$logf"
+    fi
     # 3. resynchronize the internal cache with the kernel table (now holding the committed flows)
     run resync-kernel -R >>"$logf"
     # 4. bulk-send the internal cache to the backups
