@@ -292,3 +292,10 @@ t.test('conntrackd 1.4.7 client against our server', async (t) => {
   await run(['-R', 'expect']);
   t.same(seen, [CTL_REQ.STATS_RSQUEUE, CTL_REQ.ALL_COMMIT, CTL_REQ.CT_DUMP_EXT_XML, CTL_REQ.CT_FLUSH_INT_CACHE, CTL_REQ.EXP_RESYNC_MASTER], 'same request codes as our parser');
 });
+
+t.test('listen failure is one clear typed error', async (t) => {
+  const path = join(dir, 'no-such-dir', 'x.ctl');
+  const s = new ControlServer({ path, handler: basicHandler });
+  // (libuv reports EACCES for a missing directory)
+  await t.rejects(s.start(), { code: 'CTSYNC_ERR_CONTROL_LISTEN', message: /^cannot listen on .*x\.ctl: E[A-Z]+$/ });
+});
