@@ -340,12 +340,23 @@ export class SyncEngine {
   private readonly runTx = (): void => {
     this.txScheduled = false;
     if (this.closed) return;
+    const msgs0 = this.mode.stats.msgsSent;
+    const bytes0 = this.engineStats.bytesSent;
     try {
       this.mode.transmit(this.txBudget);
       this.engineStats.transmitPasses++;
       this.packer.flush();
     } catch (err) {
       this.onError(err, 'transmit');
+    }
+    // Sends are broadcast (multicast, or the one unicast peer): every known peer was sent them.
+    const dm = this.mode.stats.msgsSent - msgs0;
+    const db = this.engineStats.bytesSent - bytes0;
+    if (dm > 0) {
+      for (const tr of this.mode.peers()) {
+        tr.stats.msgsSent += dm;
+        tr.stats.bytesSent += db;
+      }
     }
     if (this.mode.hasPending()) this.scheduleTx();
     this.rearm();

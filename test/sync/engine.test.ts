@@ -150,6 +150,9 @@ t.test('stats: oldest unacknowledged age grows while the peer is unreachable; pe
   t.same(peers.map((p) => p.id), [0], 'single conntrackd-compatible tracker without envelope');
   t.ok(peers[0]!.mode.msgsRecv > 0 && peers[0]!.rx.messages > 0);
   t.ok(peers[0]!.mode.lastRecvAt > 0);
+  const ap = a.e.stats.peers[0]!.mode;
+  t.ok(ap.msgsSent > 0 && ap.msgsSent <= a.e.stats.mode.msgsSent, `per-peer messages sent (${ap.msgsSent})`);
+  t.ok(ap.bytesSent > 0 && ap.bytesSent <= a.e.stats.engine.bytesSent, 'per-peer bytes sent');
   await a.e.close();
   await b.e.close();
 });

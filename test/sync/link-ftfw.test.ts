@@ -113,6 +113,38 @@ t.test('tail loss is found in ≤200 ms (probe + prompt ACK)', async (t) => {
   await b.e.close();
 });
 
+t.test('only the last datagram of a burst lost: found in ≤200 ms, conntrackd-like ~1 s', async (t) => {
+  const results: Record<string, number> = {};
+  for (const [label, ftfw] of [
+    ['ours', {}],
+    ['conntrackd-like', { probeMs: 0, ackDelayMs: 0 }],
+  ] as const) {
+    const world = new World();
+    const net = new FakeNet(world, { latencyMs: 1 });
+    const a = node(world, net, 'a', { ftfw });
+    const b = node(world, net, 'b', { ftfw });
+    world.run(4000);
+    let dropped = 0;
+    // the burst's last datagram is the only partly filled data datagram
+    net.dropIf = (from, d) => {
+      const drop = dropped === 0 && from === 'a' && (d[0]! & 0x0f) <= 2 && d.length < 1400;
+      if (drop) dropped++;
+      return drop;
+    };
+    for (let i = 0; i < 300; i++) a.e.onKernelEvent('new', tcpFlow(i), false, world.clock.now());
+    world.run(2);
+    t.equal(dropped, 1, `${label}: tail datagram dropped`);
+    const have = [...b.e.externalFlows()].length;
+    t.ok(have > 250 && have < 300, `${label}: ${have}/300 arrived`);
+    results[label] = 2 + runUntilConverged(world, a, b, 3000, 5);
+    await a.e.close();
+    await b.e.close();
+  }
+  t.comment(`tail recovery: ours ${results.ours} ms, conntrackd-like ${results['conntrackd-like']} ms`);
+  t.ok(results.ours! >= 0 && results.ours! <= 200, `ours ≤ 200 ms (${results.ours})`);
+  t.ok(results['conntrackd-like']! >= 900, `conntrackd-like waits for the 1 s ALIVE (${results['conntrackd-like']})`);
+});
+
 t.test('restart of one side mid-burst converges without manual action', async (t) => {
   const world = new World();
   const net = new FakeNet(world, { loss: 0.05, latencyMs: 1, reorder: 0.02, jitterMs: 2, seed: 9 });

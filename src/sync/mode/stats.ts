@@ -25,7 +25,8 @@ export class PeerStats {
   msgsRecv = 0;
   bytesRecv = 0;
   dataRecv = 0;
-  /** Messages/bytes we sent while this peer was known (broadcast: shared by all peers). */
+  /** Messages/bytes (datagram bytes, envelope included) sent while this peer was known; sends
+   * are broadcast, so every known peer counts them. Filled by the engine after each pass. */
   msgsSent = 0;
   bytesSent = 0;
   acksRecv = 0;
