@@ -66,6 +66,9 @@ export async function main(argv: string[]): Promise<number> {
     default:
       break;
   }
+  // conntrackd looks at every argument's letter: `ctsyncd -C FILE -v` prints the version too.
+  if (argv.includes('-v')) return main(['-v']);
+  if (argv.includes('-h')) return main(['-h']);
   if (argv.some((a) => a.length >= 2 && a[0] === '-' && a[1] !== '-' && CLIENT_FLAGS.has(a[1]!))) {
     return (await import('./cli/client')).runClient(argv);
   }
