@@ -482,7 +482,10 @@ export class SyncEngine {
     if (e1 !== undefined && e1 < t) t = e1;
     const e2 = this.externalExp.nextExpiryAt();
     if (e2 !== undefined && e2 < t) t = e2;
-    if (t === this.timerAt) return;
+    // Keep an armed timer that fires no later than needed: deadlines that move later (the
+    // prompt-ACK deadline moves with every received datagram) are picked up when it fires,
+    // instead of a clear/set pair per datagram.
+    if (this.timerHandle !== null && this.timerAt <= t) return;
     if (this.timerHandle !== null) this.sched.clearTimer(this.timerHandle);
     this.timerHandle = null;
     this.timerAt = t;

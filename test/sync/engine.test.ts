@@ -1,10 +1,13 @@
 /** SyncEngine behaviours beyond convergence: filter, expectations, -B/-n/-f, stats, errors. */
 import t from 'tap';
+import { systemClock } from '../../src/core/clock';
 import { FlowFilter } from '../../src/filter/flow-filter';
 import { parseAddr, parseCidr } from '../../src/flow/address';
+import { realScheduler, SyncEngine } from '../../src/sync/engine';
 import { NET_F, NET_T } from '../../src/sync/wire/constants';
 import type { NetHeader } from '../../src/sync/wire/header';
 import { WireRxStats } from '../../src/sync/wire/stats';
+import { DEFAULT_WIRE_OPTIONS } from '../../src/sync/wire/options';
 import { walkDatagram } from '../../src/sync/wire/walk';
 import { ftpExp, tcpFlow, udpFlow } from './fixtures/flows';
 import { diffFlows, fakeEnvelope, node } from './fixtures/nodes';
@@ -184,4 +187,46 @@ t.test('an object that can never fit a datagram: counted, its seq filled by an A
   t.ok(headers(net, 'a').every((h) => h.len < 80));
   await a.e.close();
   await b.e.close();
+});
+
+t.test('real scheduler and clock: two engines over an in-process channel pair', async (t) => {
+  type Cb = (d: Buffer, from: string) => void;
+  const cbs: (Cb | null)[] = [null, null];
+  const chan = (i: number) => ({
+    maxPayload: 1471,
+    send: (d: Buffer) => {
+      const peer = cbs[1 - i];
+      setImmediate(() => peer?.(d, `n${i}`));
+    },
+    onDatagram: (cb: Cb) => {
+      cbs[i] = cb;
+    },
+    close: async () => {
+      cbs[i] = null;
+    },
+  });
+  const mk = (i: number, onReady?: () => void) =>
+    new SyncEngine({
+      mode: 'ftfw',
+      clock: systemClock,
+      channel: chan(i),
+      wire: DEFAULT_WIRE_OPTIONS,
+      cacheLimit: 0,
+      scheduler: realScheduler(systemClock),
+      ftfw: { readyTimeoutMs: 300 },
+      onPeerResyncDone: onReady,
+    });
+  let readyCalls = 0;
+  const a = mk(0, () => readyCalls++);
+  const b = mk(1);
+  for (let i = 0; i < 2000; i++) a.onKernelEvent('new', tcpFlow(i), false, systemClock.now());
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline && (diffFlows(a.internalFlows(), b.externalFlows()).length > 0 || !a.ready)) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.same(diffFlows(a.internalFlows(), b.externalFlows()), [], 'converged in real time');
+  t.ok(a.ready && b.ready, 'both ready');
+  t.equal(readyCalls, 1, 'onPeerResyncDone called once');
+  await a.close();
+  await b.close();
 });
