@@ -136,10 +136,22 @@ function commitChunk(target: CommitTarget, flows: Flow[], opts: CommitOptions, r
     report.failedByReason[reason]++;
     if (reason === 'other') report.otherErrnos[errno] = (report.otherErrnos[errno] ?? 0) + 1;
   };
-  const res = target.createBatch(flows, { beLiberal: opts.beLiberal });
+  // A batch-level fault (socket closed, encoder bug) fails that call's entries, counted like
+  // any other failure; the commit goes on.
+  const attempt = (call: () => { errnos: Int32Array }, n: number): Int32Array | undefined => {
+    try {
+      return call().errnos;
+    } catch (e) {
+      const errno = (e as { errno?: number }).errno ?? -1;
+      for (let i = 0; i < n; i++) fail(errno);
+      return undefined;
+    }
+  };
+  const res = attempt(() => target.createBatch(flows, { beLiberal: opts.beLiberal }), flows.length);
+  if (!res) return;
   const existing: Flow[] = [];
   for (let i = 0; i < flows.length; i++) {
-    const e = res.errnos[i]!;
+    const e = res[i]!;
     if (e === 0) report.committed++;
     else if (e === EEXIST) existing.push(flows[i]!);
     else fail(e);
@@ -147,17 +159,19 @@ function commitChunk(target: CommitTarget, flows: Flow[], opts: CommitOptions, r
   if (existing.length === 0) return;
   // spec §5.3: on EEXIST delete and retry once. A delete failing with ENOENT (the entry expired
   // meanwhile) is fine; the create decides.
-  const del = target.deleteBatch(existing);
+  const del = attempt(() => target.deleteBatch(existing), existing.length);
+  if (!del) return;
   const retry: Flow[] = [];
   for (let i = 0; i < existing.length; i++) {
-    const e = del.errnos[i]!;
+    const e = del[i]!;
     if (e === 0 || e === ENOENT) retry.push(existing[i]!);
     else fail(e);
   }
   if (retry.length === 0) return;
-  const again = target.createBatch(retry, { beLiberal: opts.beLiberal });
+  const again = attempt(() => target.createBatch(retry, { beLiberal: opts.beLiberal }), retry.length);
+  if (!again) return;
   for (let i = 0; i < retry.length; i++) {
-    const e = again.errnos[i]!;
+    const e = again[i]!;
     if (e === 0) {
       report.committed++;
       report.replaced++;

@@ -452,7 +452,16 @@ export class ConntrackClient {
       const answered = new Uint8Array(n);
       let lastSeen = false;
       const overrunsBefore = this.cmd.overruns;
-      this.cmd.send(b.bytes());
+      try {
+        this.cmd.send(b.bytes());
+      } catch (e) {
+        // the whole datagram was refused (e.g. EMSGSIZE): every entry in it failed alike
+        const errno = (e as { errno?: number }).errno ?? EINVAL;
+        for (let i = 0; i < n; i++) errnos[start + i] = errno;
+        failed += n;
+        this.stats.batches++;
+        continue;
+      }
       const onReplies = (buf: Buffer, offsets: Int32Array, lengths: Int32Array, cnt: number): void => {
         for (let d = 0; d < cnt; d++) {
           forEachNlMsg(buf, offsets[d]!, offsets[d]! + lengths[d]!, (m) => {

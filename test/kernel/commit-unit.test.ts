@@ -158,3 +158,19 @@ t.test('adaptive chunks keep each slice near sliceMs', async (t) => {
   t.ok(sizes.slice(2, -1).every((n) => n <= 512), `then shrinks to fit 8 ms slices (${[...new Set(sizes)].join(',')})`);
   t.ok(sizes.every((n) => n % 256 === 0 || n === sizes[sizes.length - 1]), 'whole 256-entry steps');
 });
+
+t.test('a throwing target fails that chunk only; commit resolves', async (t) => {
+  const k = new FakeTable();
+  let calls = 0;
+  const flaky: CommitTarget = {
+    createBatch: (fs) => {
+      calls++;
+      if (calls === 2) throw Object.assign(new Error('sendmsg: EMSGSIZE'), { errno: 90 });
+      return k.createBatch(fs);
+    },
+    deleteBatch: (fs) => k.deleteBatch(fs),
+    classifyErrno: (e) => k.classifyErrno(e),
+  };
+  const r = await commitFlows(flaky, Array.from({ length: 30 }, (_, i) => flow(i)), { beLiberal: true, now, chunk: 10 });
+  t.match(r, { attempted: 30, committed: 20, failed: 10, failedByReason: { other: 10 }, otherErrnos: { 90: 10 } });
+});

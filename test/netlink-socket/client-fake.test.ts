@@ -195,3 +195,17 @@ t.test('get / flush / closed client', async (t) => {
   t.ok(cmd.closed);
   t.throws(() => client.createBatch(flows(1)), /closed/);
 });
+
+t.test("a refused sendmsg fails that datagram's entries only", async (t) => {
+  let datagrams = 0;
+  const { client, cmd } = setup(() => 0, { batchSize: 2 });
+  const inner = cmd.responder!;
+  cmd.responder = (d) => {
+    datagrams++;
+    if (datagrams === 2) throw Object.assign(new Error('sendmsg: EMSGSIZE'), { errno: 90 });
+    return inner(d);
+  };
+  const res = client.createBatch(flows(6));
+  t.same(Array.from(res.errnos), [0, 0, 90, 90, 0, 0]);
+  t.equal(res.failed, 2);
+});
