@@ -60,7 +60,8 @@ export class LabNode {
   ) {}
 
   get confFile(): string {
-    return path.join(this.dir, `${this.daemon}.conf`);
+    // a native JSON config (LabOptions.configOf) needs its extension: `.conf` means conntrackd.conf
+    return path.join(this.dir, `${this.daemon}.${this.conf.trimStart().startsWith('{') ? 'json' : 'conf'}`);
   }
 
   /** Runs a command inside this node's namespace. */
