@@ -37,6 +37,12 @@ export const EXP_FLAVOUR: CacheFlavour<Expectation> = {
 export class ObjectCache<T> {
   readonly stats = new CacheStats();
   protected readonly map = new Map<string, CacheObject<T>>();
+  /**
+   * Called when a NEW replaces an object (live or dead). The sync engine withdraws the old one
+   * from the tx/resend queues: the new NEW supersedes it at the peer, while a late resend of
+   * the old one (typed DEL, since it is dead) could overtake the NEW and delete the flow there.
+   */
+  onReplaced: ((old: CacheObject<T>) => void) | null = null;
 
   constructor(
     readonly name: string,
@@ -79,6 +85,7 @@ export class ObjectCache<T> {
     if (old) {
       this.detach(old);
       this.stats.replaced++;
+      this.onReplaced?.(old);
     } else if (this.limit > 0 && this.map.size >= this.limit) {
       this.stats.refusedFull++;
       return null;

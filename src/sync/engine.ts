@@ -163,6 +163,8 @@ export class SyncEngine {
     } else {
       this.mode = new AlarmMode(this.clock, host, opts.alarm);
     }
+    this.internal.onReplaced = (old) => this.mode.forget(old as SyncObject);
+    this.internalExp.onReplaced = (old) => this.mode.forget(old as SyncObject);
     this.channel.onDatagram(this.onDatagram);
     this.rearm();
     this.checkReady();

@@ -98,6 +98,23 @@ t.test('self-caused changes are cached but not sent; -f internal withdraws queue
   await b.e.close();
 });
 
+t.test('a NEW replacing an object whose lost message awaits resend: the old one is withdrawn, the peer keeps the flow', async (t) => {
+  const { world, net, a, b } = pair({ ftfw: { probeMs: 0 } });
+  net.down = true;
+  a.e.onKernelEvent('new', tcpFlow(1), false, 0); // lost
+  world.run(5);
+  net.down = false;
+  // a NEW for a key we hold (e.g. the destroy event was lost in a netlink overrun): replaces it
+  a.e.onKernelEvent('new', tcpFlow(1, { mark: 2 }), false, 0);
+  world.run(3000); // gap found, NACK, resend
+  const got = [...b.e.externalFlows()];
+  t.equal(got.length, 1, 'flow present at the peer');
+  t.equal(got[0]?.mark, 2, 'with the new state');
+  t.equal(a.e.internal.stats.replaced, 1);
+  await a.e.close();
+  await b.e.close();
+});
+
 t.test('-B bulk sends loaded entries; -n pulls the peer table', async (t) => {
   const { world, a, b } = pair();
   for (let i = 0; i < 1000; i++) a.e.loadInternal(tcpFlow(i));
