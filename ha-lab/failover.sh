@@ -175,6 +175,8 @@ commit_ms=null promote_ms=null
 if [ "$driver" = script ]; then
   vip add B
   if [ "$mode" = sync ]; then
+    # HL_COMMIT_DELAY (s, default 0) simulates a slow notify path: VIPs up, commit late.
+    [ "${HL_COMMIT_DELAY:-0}" != 0 ] && sleep "$HL_COMMIT_DELAY"
     # The primary branch of primary-backup.sh (spec §5.4): commit, flush internal, resync, bulk.
     t=$(now_ms)
     dctl B -c >/dev/null
@@ -193,13 +195,15 @@ else
   fi
 fi
 log "fwB promoted in ${promote_ms} ms (commit ${commit_ms} ms)"
+# Tell the clients the promotion is over: they keep going long enough to see recovery (traffic.js).
+for c in "${clients[@]}"; do kill -USR2 "$(cat "$HL_RUN/$c.pid")" 2>/dev/null || true; done
 committed=$(kernel_count B)
 committed_total=$(nsx "$NS_FWB" conntrack -C 2>/dev/null || echo null)
 
 reports=()
 for c in "${clients[@]}"; do
   pid=$(cat "$HL_RUN/$c.pid")
-  wait_for '! kill -0 "$pid" 2>/dev/null' $((after + 15)) || die "$c did not finish"
+  wait_for '! kill -0 "$pid" 2>/dev/null' $((after + 20 + $(now_ms) / 1000 - fail_ms / 1000)) || die "$c did not finish"
   [ -s "$HL_RUN/$c.report" ] || { cat "$HL_RUN/$c.log" >&2; die "no report from $c"; }
   reports+=("$HL_RUN/$c.report")
 done

@@ -12,8 +12,9 @@
 // other than last+1 is a gap (lower: a duplicate). Every echo is "progress".
 //
 // Client timeline: connect all (bounded), wait for the first echo on each, then write --ready-file
-// and print READY. The orchestrator sends SIGUSR1 at the fail-over moment; the client keeps going
-// for --after s more (or stops at --max-run s after READY without a signal), stops sending,
+// and print READY. The orchestrator sends SIGUSR1 at the fail-over moment and SIGUSR2 when the
+// promotion is done; the client keeps going for --after s after SIGUSR2 (see there; without it: 30 s
+// after SIGUSR1, or --max-run s after READY without any signal), stops sending,
 // waits up to --drain-ms for outstanding echoes, then writes the JSON report (stdout and --report).
 //
 // Per connection: survived = no reset/error/close, no gap or duplicate, every message echoed
@@ -208,8 +209,20 @@ function client(o) {
       // no mark file: the signal time stands
     }
     process.stdout.write(`FAILOVER mark at ${failoverAt} ms\n`);
+    // Until SIGUSR2 (promotion done) re-arms it, the run is bounded by a 30 s grace.
     clearTimeout(stopTimer);
-    stopTimer = setTimeout(startDrain, after * 1000);
+    stopTimer = setTimeout(startDrain, Math.max(after, 30) * 1000);
+  });
+  // SIGUSR2: the orchestrator finished promoting fwB. Keep going for --after s from now, and at
+  // least as long again as the promotion took: a connection whose retransmission timer backed off
+  // during a slow promotion resumes up to about that much later (the RTO doubles), and a slow
+  // daemon should show up as a long outage, not as a lost connection.
+  process.on('SIGUSR2', () => {
+    if (failoverAt === null || phase !== 'run') return;
+    const took = rel() - failoverAt;
+    clearTimeout(stopTimer);
+    stopTimer = setTimeout(startDrain, Math.max(after * 1000, took + 1000));
+    process.stdout.write(`PROMOTED mark ${took} ms after the failover\n`);
   });
   process.on('SIGTERM', () => finish('terminated'));
 
