@@ -360,3 +360,19 @@ t.test('per-sender tracking: one tracker per node, ACK/NACK targeted', async (t)
   m.onMessage(ctl(106, NET_F.ACK, s, s), 2, 1);
   t.notOk([...m.rsEntries()].includes(a), 'released once both peers acked');
 });
+
+t.test('simultaneous start: a RESYNC flushed by the peer HELLO is sent again at once', async (t) => {
+  const { m, host } = setup({ startupResync: true });
+  m.transmit(10);
+  host.take();
+  t.equal(m.rsLength, 1, 'RESYNC awaiting its ACK');
+  m.onMessage(ctl(40, NET_F.RESYNC | NET_F.HELLO), 0, 0);
+  t.equal(m.stats.rsFlushed, 1);
+  m.transmit(10);
+  const out = host.take();
+  t.ok(
+    out.some((e) => e.flags & NET_F.RESYNC),
+    'asked again without waiting for the retry tick',
+  );
+  t.equal(m.stats.resyncRequests, 2);
+});

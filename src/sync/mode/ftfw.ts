@@ -375,8 +375,15 @@ export class FtfwMode extends ModeBase implements SyncMode {
       return;
     }
     const n = this.rs.length;
-    this.rs.clear((it) => this.releaseItem(it));
+    let resyncLost = false;
+    this.rs.clear((it) => {
+      if (it.kind === 'ctl' && it.flags & NET_F.RESYNC) resyncLost = true;
+      this.releaseItem(it);
+    });
     this.stats.rsFlushed += n;
+    // Our unacknowledged RESYNC went with the flush (both nodes starting together): ask again
+    // now rather than at the next retry tick.
+    if (resyncLost && this.resyncWanted) this.sendResync();
   }
 
   private onAck(tr: RxTracker, from: number, to: number): void {
