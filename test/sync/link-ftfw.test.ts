@@ -201,6 +201,28 @@ t.test('three FTFW nodes with per-sender tracking converge under loss', async (t
   for (const n of ns) await n.e.close();
 });
 
+t.test('three nodes: one restarts mid-burst and converges with both others', async (t) => {
+  const world = new World();
+  const net = new FakeNet(world, { loss: 0.05, latencyMs: 1, reorder: 0.02, jitterMs: 2, seed: 11 });
+  const ns = [1, 2, 3].map((id) => node(world, net, `n${id}`, { envelope: fakeEnvelope(id), nodeId: id }));
+  world.run(5000);
+  workload(world, ns[0]!, { news: 1000, perTick: 200, tickMs: 5, seed: 1 });
+  workload(world, ns[1]!, { news: 500, perTick: 100, tickMs: 5, seed: 2, base: 200000 });
+  await ns[2]!.e.close();
+  workload(world, ns[0]!, { news: 1000, perTick: 200, tickMs: 5, seed: 3, base: 1000 });
+  world.run(200);
+  ns[2] = node(world, net, 'n3b', { envelope: fakeEnvelope(3), nodeId: 3 });
+  workload(world, ns[1]!, { news: 500, perTick: 100, tickMs: 5, seed: 4, base: 200500 });
+  world.run(8000);
+  for (const [i, n] of ns.entries()) {
+    const want = ns.filter((_, j) => j !== i).flatMap((o) => [...o.e.internalFlows()]);
+    t.same(diffFlows(want, n.e.externalFlows()).slice(0, 5), [], `${n.name} converged`);
+  }
+  t.ok(ns[2]!.e.ready, 'restarted node ready');
+  t.ok(ns[0]!.e.stats.peers.find((p) => p.id === 3)!.mode.hellos >= 2, 'n1 saw n3 restart (a second HELLO period)');
+  for (const n of ns) await n.e.close();
+});
+
 t.test('without the envelope three nodes get false gaps (conntrackd single tracker, spec §4.6)', async (t) => {
   const world = new World();
   const net = new FakeNet(world, { latencyMs: 1 });
