@@ -251,6 +251,16 @@ export class ConntrackClient {
     return this.ev?.diagnostics?.() ?? {};
   }
 
+  /**
+   * Events the kernel dropped on our event socket so far (/proc/net/netlink "Drops" column):
+   * unlike the ENOBUFS count, this counts lost messages (research §3.2). undefined when not
+   * subscribed or not found.
+   */
+  eventDrops(): number | undefined {
+    if (!this.ev) return undefined;
+    return netlinkDrops(readFileSync(`${this.procRoot}/net/netlink`, 'utf8'), 12, this.ev.portId);
+  }
+
   /** Event socket receive buffer as granted by the kernel (0 when not subscribed). */
   eventReceiveBuffer(): number {
     return this.ev ? this.ev.getRcvBuf() : 0;
@@ -703,6 +713,21 @@ export const ERRNO_NAMES: Record<number, string> = {
   105: 'ENOBUFS',
   110: 'ETIMEDOUT',
 };
+
+/** The Drops column of /proc/net/netlink for (protocol, port id). */
+export function netlinkDrops(text: string, protocol: number, portId: number): number | undefined {
+  const lines = text.split('\n');
+  const head = (lines[0] ?? '').trim().split(/\s+/);
+  const iEth = head.indexOf('Eth');
+  const iPid = head.indexOf('Pid');
+  const iDrops = head.indexOf('Drops');
+  if (iEth < 0 || iPid < 0 || iDrops < 0) return undefined;
+  for (let i = 1; i < lines.length; i++) {
+    const f = lines[i]!.trim().split(/\s+/);
+    if (Number(f[iEth]) === protocol && Number(f[iPid]) === portId >>> 0) return Number(f[iDrops]);
+  }
+  return undefined;
+}
 
 function readProcNumber(path: string): number {
   const n = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);

@@ -21,6 +21,7 @@ t.test('100k NEW burst arrives in full with the default (enlarged) receive buffe
   t.ok(r.rcvbuf >= 2 * (96 << 20), `SO_RCVBUFFORCE granted (${r.rcvbuf} B)`);
   t.equal(r.received, 100000, 'every NEW event received although nobody read during the burst');
   t.equal(r.overrunReports, 0);
+  t.equal(r.drops, 0, '/proc/net/netlink: no drops on our event socket');
   t.equal(r.stats.overruns, 0);
   t.equal(r.stats.ownEvents, 100000, 'all recognised as our own changes');
   t.comment(`create ${r.createMs.toFixed(0)} ms (listener present), all events by ${r.recvMs.toFixed(0)} ms`);
@@ -33,6 +34,7 @@ t.test('tiny receive buffer: overrun reported, socket keeps working', async (t) 
   t.ok(r.received < 20000, `events were lost (${r.received} of 20000 received)`);
   t.ok(r.received > 0, 'some events got through');
   t.ok(r.overrunReports >= 1, `overrun reported (${r.overrunReports}x)`);
+  t.equal(r.drops, 20000 - r.received, '/proc/net/netlink Drops = exactly the events we did not get');
   t.equal(r.stats.overruns, r.overrunReports, 'counted in stats');
   // nobody polled during the synchronous burst, so the first wake-up sees EPOLLERR: libuv stops
   // the handle and reports UV_EBADF; the addon must read SO_ERROR and re-arm (research §1.1)

@@ -5,7 +5,7 @@
  * callback, and handler exceptions contained.
  */
 import t from 'tap';
-import { ClientStats, ConntrackClient, DEFAULT_EVENT_RCVBUF, EEXIST, ENOBUFS, ENOENT } from '../../src/ctnetlink/client';
+import { ClientStats, ConntrackClient, DEFAULT_EVENT_RCVBUF, EEXIST, ENOBUFS, ENOENT, netlinkDrops } from '../../src/ctnetlink/client';
 import { encodeConntrack } from '../../src/ctnetlink/codec';
 import { AF_INET, parseAddr } from '../../src/flow/address';
 import { type Flow, IPPROTO, invertTuple, makeTuple } from '../../src/flow/flow';
@@ -208,4 +208,18 @@ t.test("a refused sendmsg fails that datagram's entries only", async (t) => {
   const res = client.createBatch(flows(6));
   t.same(Array.from(res.errnos), [0, 0, 90, 90, 0, 0]);
   t.equal(res.failed, 2);
+});
+
+t.test('netlinkDrops parses /proc/net/netlink', async (t) => {
+  const text = [
+    'sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode',
+    '000000004bd31369 0   0          00000000 0        0        0     2        0        4',
+    '00000000a85b7488 12  3735928559 00000007 0        0        0     2        19898    1507',
+    '00000000a85b7489 12  77         00000000 0        0        0     2        5        1508',
+    '',
+  ].join('\n');
+  t.equal(netlinkDrops(text, 12, 0xdeadbeef), 19898);
+  t.equal(netlinkDrops(text, 12, 77), 5);
+  t.equal(netlinkDrops(text, 0, 77), undefined, 'other protocol');
+  t.equal(netlinkDrops('garbage', 12, 77), undefined);
 });
