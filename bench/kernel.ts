@@ -8,7 +8,8 @@
  *    events (read + decode);
  *  - live receive rate of N DESTROY events while `conntrack -F` empties the table;
  *  - streamed dump + decode of N entries.
- * Usage: node -r @isaacs/ts-node-temp-fork-for-pr-2009/register/transpile-only bench/kernel.ts [N] [repeats]
+ * Usage (as root): node -r ./test/kernel/fixtures/ts-cache-loader.js bench/kernel.ts [N] [repeats]
+ *   (or -r @isaacs/ts-node-temp-fork-for-pr-2009/register/transpile-only)
  * Results are printed as a markdown table (copy into bench/RESULTS.md).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
