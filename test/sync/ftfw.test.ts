@@ -376,3 +376,22 @@ t.test('simultaneous start: a RESYNC flushed by the peer HELLO is sent again at 
   );
   t.equal(m.stats.resyncRequests, 2);
 });
+
+t.test('RESYNC retries: endless while alone, bounded when a peer never acknowledges', async (t) => {
+  const { m, clock } = setup({ startupResync: true });
+  for (let i = 0; i < 20; i++) {
+    clock.advance(4000);
+    m.onTimer(clock.now());
+  }
+  t.equal(m.stats.resyncRequests, 21, 'alone: keeps asking (every 4 s at most)');
+  // a NOTRACK-like peer: talks, never ACKs
+  m.onMessage(ctl(1, NET_F.ALIVE), 0, 0);
+  for (let i = 0; i < 20; i++) {
+    clock.advance(4000);
+    m.onMessage(ctl(2 + i, NET_F.ALIVE), 0, 0);
+    m.onTimer(clock.now());
+  }
+  t.equal(m.stats.resyncRequests, 21 + 5, 'five more while the peer is there');
+  t.equal(m.stats.resyncGaveUp, 1);
+  t.equal(m.ready, true, 'ready anyway (timeout)');
+});

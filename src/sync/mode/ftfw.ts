@@ -53,6 +53,12 @@ export interface FtfwOptions {
   startupResync: boolean;
   resyncRetryMs: number;
   resyncRetryMaxMs: number;
+  /**
+   * Requests sent while a peer is heard from but never acknowledges them (e.g. a NOTRACK peer,
+   * which answers every RESYNC with a bulk but never ACKs): give up after this many. While no
+   * peer is heard at all, retrying goes on (a lone node waiting for its peer).
+   */
+  resyncMaxAttemptsWithPeer: number;
   /** A lone node (no peer answers) becomes ready after this long. */
   readyTimeoutMs: number;
   /** After our RESYNC is acknowledged, ready once the peer's bulk stops (this much idle). */
@@ -75,6 +81,7 @@ export const DEFAULT_FTFW_OPTIONS: Readonly<FtfwOptions> = Object.freeze({
   startupResync: true,
   resyncRetryMs: 1000,
   resyncRetryMaxMs: 4000,
+  resyncMaxAttemptsWithPeer: 5,
   readyTimeoutMs: 3000,
   readyIdleMs: 200,
   perSender: false,
@@ -144,10 +151,19 @@ export class FtfwMode extends ModeBase implements SyncMode {
   requestResync(): void {
     this.resyncWanted = true;
     this.resyncBackoff = this.opts.resyncRetryMs;
+    this.resyncWithPeer = 0;
     this.sendResync();
   }
 
+  private resyncWithPeer = 0;
+
   private sendResync(): void {
+    if (this.trackers.size > 0 && ++this.resyncWithPeer > this.opts.resyncMaxAttemptsWithPeer) {
+      this.resyncWanted = false;
+      this.resyncAt = 0;
+      this.stats.resyncGaveUp++;
+      return;
+    }
     this.queueCtl(NET_F.RESYNC);
     this.stats.resyncRequests++;
     this.resyncAt = this.clock.now() + this.resyncBackoff;

@@ -77,6 +77,8 @@ export class ModeStats {
   /** RESYNC requests we made (incl. retries) and how many got answered. */
   resyncRequests = 0;
   resyncAnswered = 0;
+  /** RESYNC retries abandoned: a peer is there but never acknowledges (FTFW). */
+  resyncGaveUp = 0;
   /** Bad control messages (digest BAD), all peers. */
   badCtl = 0;
   before = 0;
