@@ -16,7 +16,7 @@ export async function runDaemon(args: DaemonArgs): Promise<number> {
   try {
     ({ config: cfg, warnings } = loadConfig(args.configFile));
   } catch (err) {
-    process.stderr.write(`ctsyncd: ${(err as Error).message}\n`);
+    await startupFailed(`ctsyncd: ${(err as Error).message}`);
     return 1;
   }
   if (args.detach) return detach(args, cfg);
@@ -28,7 +28,7 @@ export async function runDaemon(args: DaemonArgs): Promise<number> {
     await daemon.start();
   } catch (err) {
     log.fatal({ err }, 'start-up failed');
-    process.stderr.write(`ctsyncd: start-up failed: ${(err as Error).message}\n`);
+    await startupFailed(`ctsyncd: start-up failed: ${(err as Error).message}`);
     return 1;
   }
 
@@ -53,31 +53,50 @@ export async function runDaemon(args: DaemonArgs): Promise<number> {
 }
 
 /**
+ * The one start-up error line. A detached child's stderr is /dev/null or the log file, so it also
+ * hands the line to the waiting parent over the IPC channel (then closes it, or the channel
+ * would keep this process alive) and the operator sees the reason, not just an exit code.
+ */
+async function startupFailed(line: string): Promise<void> {
+  process.stderr.write(`${line}\n`);
+  if (!process.send || !process.connected) return;
+  await new Promise<void>((r) => process.send!({ startupError: line }, undefined, {}, () => r()));
+  process.disconnect();
+}
+
+/**
  * `-d`: Node cannot fork, so re-run ourselves detached (new session, stdio to /dev/null or the
- * log file) and wait until the child answers on its control socket, or dies.
+ * log file, an IPC channel for the start-up error) and wait until the child's readiness file
+ * appears, or it dies.
  */
 async function detach(args: DaemonArgs, cfg: DaemonConfig): Promise<number> {
   const out = cfg.general.logFile ? fs.openSync(cfg.general.logFile, 'a') : 'ignore';
   const child = spawn(process.execPath, [process.argv[1]!, '-C', args.configFile], {
     detached: true,
-    stdio: ['ignore', out, out],
+    stdio: ['ignore', out, out, 'ipc'],
   });
   let exited: number | null = null;
+  let reason = '';
+  child.on('message', (m: { startupError?: unknown }) => {
+    if (typeof m?.startupError === 'string') reason = m.startupError;
+  });
   child.on('exit', (code) => {
     exited = code ?? 1;
   });
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (exited !== null) {
-      process.stderr.write(`ctsyncd: the daemon exited during start-up (code ${exited})\n`);
+      process.stderr.write(reason ? `${reason}\n` : `ctsyncd: the daemon exited during start-up (code ${exited})\n`);
       return 1;
     }
     if (fs.existsSync(`${cfg.general.unixPath}.ready`)) {
+      if (child.connected) child.disconnect();
       child.unref();
       return 0;
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  if (child.connected) child.disconnect();
   process.stderr.write('ctsyncd: the daemon did not finish start-up within 30 s\n');
   return 1;
 }
