@@ -14,7 +14,7 @@ const ROOT = path.join(__dirname, '..', '..');
 t.test('npm pack → npm install -g → ctsyncd runs', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctsyncd-pack-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const env = { ...process.env, npm_config_nodedir: '/usr' };
+  const env: NodeJS.ProcessEnv = { ...process.env, npm_config_nodedir: '/usr' };
   delete env.NODE_OPTIONS;
   const out = execFileSync('npm', ['pack', '--pack-destination', dir, '--json'], { cwd: ROOT, env, encoding: 'utf8' });
   const info = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
