@@ -129,7 +129,7 @@ export async function tableFull(o: RigOptions, n: number, log: Log): Promise<Fig
     await sleep(1000);
     f.commit_exit = cm.code;
     f.commit_ms = round(cm.ms, 0);
-    f.commit_output = cm.stdout.trim().split('\n').pop()?.slice(0, 60) ?? '';
+    f.commit_output = `${cm.stdout}${cm.stderr}`.trim().split('\n').pop()?.slice(0, 60) ?? '';
     f.committed = kernelCount(r.pair.nsB) - before;
     f.not_committed = n - (f.committed as number);
     f.sync_ms = w.converged ? round(w.at - c.t0, 0) : Number.NaN;

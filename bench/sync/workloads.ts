@@ -327,7 +327,10 @@ export async function steady(o: RigOptions, rate: number, seconds: number, pool:
     f.stale_mark = d.staleMark;
     await cap.stop();
     const s1 = snap(r);
+    // Per event here (the table size stays ≈ pool): RSS growth per event means nothing, drop it.
     Object.assign(f, resources(r, s0, s1, io.sent));
+    delete f.memA_B_per_entry;
+    delete f.memB_B_per_entry;
     f.cpuA_pct = round(((s1.cpuA - s0.cpuA) / ((s1.t - s0.t) / 1000)) * 100, 1);
     f.cpuB_pct = round(((s1.cpuB - s0.cpuB) / ((s1.t - s0.t) / 1000)) * 100, 1);
     if (existsSync(pcap) && existsSync(injLog)) {
