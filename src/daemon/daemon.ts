@@ -41,8 +41,8 @@ export class Daemon {
   private control: ControlServer | undefined;
   private metrics: MetricsServer | undefined;
   private readonly lock: LockFile;
-  private readonly notifier = new SdNotifier();
-  private readonly watchdog = new Watchdog({ ping: () => this.notifier.watchdog() });
+  private readonly notifier: SdNotifier;
+  private readonly watchdog: Watchdog;
   private stopping: Promise<void> | null = null;
   private stopResolve!: (code: number) => void;
   /** Resolves with the exit code when the daemon has stopped. */
@@ -56,6 +56,11 @@ export class Daemon {
     readonly log: Logger,
   ) {
     this.lock = new LockFile(cfg.general.lockFile);
+    // conntrackd talks to systemd only with `Systemd on` (spec §5.6, §7 table; the default is on):
+    // `Systemd off` silences READY/STATUS/WATCHDOG/STOPPING even when $NOTIFY_SOCKET is set.
+    const sd = cfg.general.systemd;
+    this.notifier = new SdNotifier(sd ? {} : { socketPath: '' });
+    this.watchdog = new Watchdog({ ping: () => this.notifier.watchdog(), env: sd ? process.env : {} });
     this.stopped = new Promise((r) => {
       this.stopResolve = r;
     });
@@ -68,6 +73,12 @@ export class Daemon {
 
   async start(): Promise<void> {
     const cfg = this.cfg;
+    if (!cfg.general.systemd && process.env.NOTIFY_SOCKET) {
+      this.log.warn(
+        { notifySocket: process.env.NOTIFY_SOCKET },
+        'systemd notifications are off (Systemd off in the config) but NOTIFY_SOCKET is set: a Type=notify unit will time out waiting for READY=1',
+      );
+    }
     this.lock.acquire();
     try {
       await this.startComponents(cfg);
@@ -192,18 +203,29 @@ export class Daemon {
     return `${this.cfg.mode} ${this.engine.ready ? 'ready' : 'syncing'}; internal ${s.internal.active}, external ${s.external.active}; tx ${s.txQueue}, rsqueue ${s.rsQueue}`;
   }
 
-  /** SIGHUP: filters, log level and metrics settings; the caches stay. */
+  /**
+   * SIGHUP: filters, log level and metrics settings; the caches stay. Rejects only when the new
+   * metrics endpoint cannot listen (the rest is applied by then; metrics stay off until the
+   * next reload). READY=1 follows RELOADING=1 either way, or systemd would wait for it.
+   */
   async reload(next: DaemonConfig): Promise<void> {
-    this.filter.replace(next.filter, syncLinkAddresses(this.cfg.channels));
-    this.log.level = next.general.logLevel;
-    const metricsChanged = JSON.stringify(next.metrics) !== JSON.stringify(this.cfg.metrics);
-    this.cfg = { ...this.cfg, filter: next.filter, general: { ...this.cfg.general, logLevel: next.general.logLevel }, metrics: next.metrics };
-    if (metricsChanged) {
-      await this.metrics?.close();
-      this.metrics = undefined;
-      await this.startMetrics();
+    // sd_notify(3): RELOADING=1 … READY=1 brackets a reload (Type=notify-reload needs it; under
+    // Type=notify systemd shows the unit "reloading" meanwhile).
+    this.notifier.reloading('reloading the configuration');
+    try {
+      this.filter.replace(next.filter, syncLinkAddresses(this.cfg.channels));
+      this.log.level = next.general.logLevel;
+      const metricsChanged = JSON.stringify(next.metrics) !== JSON.stringify(this.cfg.metrics);
+      this.cfg = { ...this.cfg, filter: next.filter, general: { ...this.cfg.general, logLevel: next.general.logLevel }, metrics: next.metrics };
+      if (metricsChanged) {
+        await this.metrics?.close();
+        this.metrics = undefined;
+        await this.startMetrics();
+      }
+      this.log.info({}, 'configuration reloaded (filters, log level, metrics)');
+    } finally {
+      this.notifier.ready(this.statusLine());
     }
-    this.log.info({}, 'configuration reloaded (filters, log level, metrics)');
   }
 
   /** Stops everything (SIGTERM, `-k`). Idempotent. */

@@ -38,7 +38,9 @@ export async function runDaemon(args: DaemonArgs): Promise<number> {
   process.on('SIGHUP', () => {
     try {
       const next = loadConfig(args.configFile).config;
-      void daemon.reload(next);
+      daemon.reload(next).catch((err: unknown) =>
+        log.error({ err: (err as Error).message }, 'reload incomplete: the metrics endpoint could not start (filters and log level were applied)'),
+      );
     } catch (err) {
       log.error({ err: (err as Error).message }, 'reload refused: the configuration is invalid; keeping the running one');
     }
