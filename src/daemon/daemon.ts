@@ -223,6 +223,10 @@ export class Daemon {
         await this.startMetrics();
       }
       this.log.info({}, 'configuration reloaded (filters, log level, metrics)');
+      const restartOnly = changedRestartOnly(this.cfg, next);
+      if (restartOnly.length > 0) {
+        this.log.warn({ keys: restartOnly }, 'reload: these settings only take effect on a restart; still running with the previous values');
+      }
     } finally {
       this.notifier.ready(this.statusLine());
     }
@@ -266,6 +270,31 @@ export class Daemon {
     }
     this.lock.release();
   }
+}
+
+/**
+ * Settings a reload does not apply (everything but the filter, the log level and the metrics
+ * endpoint), as dotted keys, so an operator who edited e.g. the sync link learns that SIGHUP
+ * did not change it.
+ */
+export function changedRestartOnly(cur: DaemonConfig, next: DaemonConfig): string[] {
+  const out: string[] = [];
+  const same = (x: unknown, y: unknown) => {
+    try {
+      return JSON.stringify(x) === JSON.stringify(y);
+    } catch {
+      return true; // not comparable as JSON: do not warn rather than fail the reload
+    }
+  };
+  const keys = new Set([...Object.keys(cur), ...Object.keys(next)]) as Set<keyof DaemonConfig>;
+  for (const k of keys) {
+    if (k === 'filter' || k === 'metrics') continue;
+    if (k === 'general') {
+      const g = new Set([...Object.keys(cur.general), ...Object.keys(next.general)]) as Set<keyof DaemonConfig['general']>;
+      for (const gk of g) if (gk !== 'logLevel' && !same(cur.general[gk], next.general[gk])) out.push(`general.${gk}`);
+    } else if (!same(cur[k], next[k])) out.push(k);
+  }
+  return out;
 }
 
 async function closeLinks(ch: OpenedChannels | undefined): Promise<void> {
