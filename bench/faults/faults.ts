@@ -16,7 +16,7 @@
  *   partition    sync link cut both ways for 10 s while flows are created/updated/deleted
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { installCleanup, load1, machine, parseDaemons, parseFlags, probeCtsyncd, runId, sideBySide } from '../sync/common';
+import { ctsyncdBuild, installCleanup, load1, machine, parseDaemons, parseFlags, probeCtsyncd, runId, sideBySide } from '../sync/common';
 import type { DaemonKind, SchedMode } from '../sync/daemon';
 import { nowMs, type RunResult, sleep } from '../sync/sh';
 import { kernelCount, kernelFlush, setLoss, setPartition } from '../sync/topo';
@@ -216,6 +216,7 @@ async function main(): Promise<number> {
     `### Sync daemons — fault campaign ${started.toISOString()}`,
     '',
     `- machine: ${machine()}`,
+    ...(daemons.includes('ctsyncd') ? [`- ctsyncd: ${ctsyncdBuild()}`] : []),
     `- command: \`${['bash bench/faults/run.sh', ...process.argv.slice(2)].join(' ')}\``,
     `- daemons: ${labels.join(' vs ')}; scheduling: ${sched === 'other' ? 'both SCHED_OTHER' : 'both SCHED_RR 99'}`,
     `- duration: ${Math.round((Date.now() - started.getTime()) / 1000)} s; load average (1 min) at start ${loadStart}, at end ${load1()}`,

@@ -10,7 +10,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { DaemonKind, SchedMode } from './daemon';
-import { installCleanup, load1, machine, parseDaemons, parseFlags, probeCtsyncd, runId, sideBySide } from './common';
+import { ctsyncdBuild, installCleanup, load1, machine, parseDaemons, parseFlags, probeCtsyncd, runId, sideBySide } from './common';
 import { burst, type Figures, type RigOptions, steady } from './workloads';
 
 interface Plan {
@@ -78,6 +78,7 @@ async function main(): Promise<number> {
     `### Sync daemons — ${mode} run ${started.toISOString()}`,
     '',
     `- machine: ${machine()}`,
+    ...(daemons.includes('ctsyncd') ? [`- ctsyncd: ${ctsyncdBuild()}`] : []),
     `- command: \`${['bash bench/run.sh', `--${mode}`, ...process.argv.slice(2).filter((a) => a !== '--quick' && a !== '--full')].join(' ')}\``,
     `- daemons: ${labels.join(' vs ')}; scheduling: ${sched === 'other' ? 'both SCHED_OTHER (chrt -a -o -p 0 on every thread after start)' : 'both SCHED_RR 99 (chrt -a -r -p 99)'}`,
     `- duration: ${Math.round((Date.now() - started.getTime()) / 1000)} s; load average (1 min) at start ${loadStart}, at end ${load1()} (shared machine: other work ran meanwhile)`,

@@ -2,7 +2,9 @@
  * Shared by the benchmark and the fault campaign: argument parsing, run ids, cleanup on
  * interrupt, the ctsyncd readiness probe and the side-by-side markdown table.
  */
+import { existsSync, statSync } from 'node:fs';
 import { cpus, hostname, loadavg, release } from 'node:os';
+import { resolve } from 'node:path';
 import { type DaemonKind, killAllStarted } from './daemon';
 import { run } from './sh';
 import { deleteNamespace, listBenchNamespaces } from './topo';
@@ -73,8 +75,19 @@ export async function probeCtsyncd(id: string, runDir: string): Promise<string |
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? '?';
   const kver = release();
-  const ctd = run('conntrackd', ['-v']).stdout.split('\n')[0] ?? '?';
-  return `${hostname()}: ${cpus().length} × ${cpu}, Linux ${kver}, Node ${process.version}, ${ctd.trim()}`;
+  const ctd = /v\d+\.\d+\.\d+/.exec(run('conntrackd', ['-v']).stdout)?.[0] ?? '?';
+  return `${hostname()}: ${cpus().length} × ${cpu}, Linux ${kver}, Node ${process.version}, conntrackd ${ctd}`;
+}
+
+/**
+ * Which ctsyncd ran: bin/ctsyncd runs dist/src/main.js, so the build time matters as much as
+ * the checkout (other engineers commit meanwhile).
+ */
+export function ctsyncdBuild(): string {
+  const head = run('git', ['-C', resolve(__dirname, '..', '..'), 'rev-parse', '--short', 'HEAD']).stdout.trim() || '?';
+  const main = resolve(__dirname, '..', '..', 'dist', 'src', 'main.js');
+  const built = existsSync(main) ? statSync(main).mtime.toISOString() : 'not built';
+  return `checkout ${head}, dist/src/main.js built ${built}`;
 }
 
 /** 1-minute load average: the machine is shared, so every result records how busy it was. */
