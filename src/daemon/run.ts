@@ -31,6 +31,7 @@ export async function runDaemon(args: DaemonArgs): Promise<number> {
     await startupFailed(`ctsyncd: start-up failed: ${(err as Error).message}`);
     return 1;
   }
+  await startupDone();
 
   const onStop = (sig: string) => () => void daemon.stop(sig);
   process.on('SIGTERM', onStop('SIGTERM'));
@@ -66,10 +67,18 @@ async function startupFailed(line: string): Promise<void> {
   process.disconnect();
 }
 
+/** Tells a waiting `-d` parent that start-up is complete (no-op without the IPC channel). */
+async function startupDone(): Promise<void> {
+  if (!process.send || !process.connected) return;
+  await new Promise<void>((r) => process.send!({ started: process.pid }, undefined, {}, () => r()));
+  process.disconnect();
+}
+
 /**
  * `-d`: Node cannot fork, so re-run ourselves detached (new session, stdio to /dev/null or the
- * log file, an IPC channel for the start-up error) and wait until the child's readiness file
- * appears, or it dies.
+ * log file, an IPC channel for the start-up outcome) and wait until the child says it started,
+ * or dies. Not the readiness file: one left behind by a killed daemon would make a failing
+ * start look successful.
  */
 async function detach(args: DaemonArgs, cfg: DaemonConfig): Promise<number> {
   const out = cfg.general.logFile ? fs.openSync(cfg.general.logFile, 'a') : 'ignore';
@@ -79,8 +88,10 @@ async function detach(args: DaemonArgs, cfg: DaemonConfig): Promise<number> {
   });
   let exited: number | null = null;
   let reason = '';
-  child.on('message', (m: { startupError?: unknown }) => {
+  let started = false;
+  child.on('message', (m: { startupError?: unknown; started?: unknown }) => {
     if (typeof m?.startupError === 'string') reason = m.startupError;
+    if (typeof m?.started === 'number') started = true;
   });
   child.on('exit', (code) => {
     exited = code ?? 1;
@@ -91,7 +102,7 @@ async function detach(args: DaemonArgs, cfg: DaemonConfig): Promise<number> {
       process.stderr.write(reason ? `${reason}\n` : `ctsyncd: the daemon exited during start-up (code ${exited})\n`);
       return 1;
     }
-    if (fs.existsSync(`${cfg.general.unixPath}.ready`)) {
+    if (started) {
       if (child.connected) child.disconnect();
       child.unref();
       return 0;
@@ -99,6 +110,7 @@ async function detach(args: DaemonArgs, cfg: DaemonConfig): Promise<number> {
     await new Promise((r) => setTimeout(r, 50));
   }
   if (child.connected) child.disconnect();
-  process.stderr.write('ctsyncd: the daemon did not finish start-up within 30 s\n');
+  child.unref(); // it may still come up; do not keep this process waiting for it
+  process.stderr.write(`ctsyncd: the daemon (PID ${child.pid}) did not finish start-up within 30 s\n`);
   return 1;
 }
