@@ -43,6 +43,10 @@ export function formatNative(native: unknown, json: boolean, header: string[] = 
 }
 
 export async function runConfigCommand(argv: string[], io: ConfigCmdIo = stdio): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(USAGE);
+    return 0;
+  }
   const [cmd, ...rest] = argv;
   const json = rest.includes('--json');
   const files = rest.filter((a) => !a.startsWith('--'));

@@ -244,6 +244,10 @@ export async function runKernelCommand(
   io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) },
   clientFactory: () => ConntrackClient = () => new ConntrackClient(),
 ): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(USAGE);
+    return 0;
+  }
   let p: Parsed;
   try {
     p = parseKernelArgs(argv);

@@ -38,6 +38,10 @@ const USAGE = `usage: ctsyncd wire decode FILE.pcap [--json] [--verify] [--envel
 
 /** `ctsyncd wire <subcommand> ...` */
 export async function runWireCommand(argv: string[], io: CliIo = stdio): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(USAGE);
+    return 0;
+  }
   if (argv[0] === 'decode') return runWireDecode(argv.slice(1), io);
   io.err(USAGE);
   return 2;
