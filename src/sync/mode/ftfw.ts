@@ -22,7 +22,15 @@
  *    ping-pong instead of a fast one;
  *  - a HELLO period flushes the resend queue once (when it starts), not on every message of it,
  *    so our answer to a restarted peer's RESYNC survives until acknowledged;
- *  - gap counts are real (s − last − 1); conntrackd's off-by-two figure is kept separately.
+ *  - gap counts are real (s − last − 1); conntrackd's off-by-two figure is kept separately;
+ *  - flow control (`maxInFlight`): at most a window of messages is sent beyond the highest seq
+ *    a peer acknowledged; objects wait in the tx queue (where later changes still coalesce)
+ *    instead of overflowing the peer's socket buffer. conntrackd sends as fast as events come,
+ *    which a slower receiver turns into drops, NACKs and resends of whole ranges (measured: a
+ *    100k burst into a 208 KiB buffer lost 60% of its datagrams and resent 2.5× the table).
+ *    Control messages (ACK/NACK/RESYNC/ALIVE) are never held back, so two nodes bulk-sending to
+ *    each other cannot deadlock; a window that sees no ACK progress for `windowStallMs` is
+ *    forced open (a peer that never ACKs, e.g. NOTRACK, gets conntrackd's behaviour, slowly).
  *
  * Timing defaults: ACK delay 30 ms, probes at 80/160/320 ms, ALIVE 1 s; so a lost tail is
  * NACKed ~80 ms + RTT after the burst, and data is acknowledged ~30 ms + RTT after it arrives.
@@ -35,7 +43,7 @@ import type { NetHeader } from '../wire/header';
 import { LinkedQueue } from '../queue';
 import { earliest, ModeBase } from './base';
 import { SeqState, type RxTracker } from './tracker';
-import type { ModeHost, RecvVerdict, SyncMode, TxItem } from './types';
+import type { CtlItem, ModeHost, RecvVerdict, SyncMode, TxItem } from './types';
 
 export interface FtfwOptions {
   /** ACKWindowSize (spec §7.1), default 300. */
@@ -69,6 +77,14 @@ export interface FtfwOptions {
   nodeId: number;
   /** Per-sender mode: a peer silent this long no longer holds back resend-queue releases. */
   peerTimeoutMs: number;
+  /**
+   * Flow control (ours): at most this many messages in flight beyond the highest acknowledged
+   * seq (raised to 2 × ackWindow, so a conntrackd receiver that ACKs every ackWindow messages
+   * keeps it open). 0 = off (conntrackd). In per-sender mode the fastest peer's ACKs move it.
+   */
+  maxInFlight: number;
+  /** A full window without ACK progress for this long is forced open (peer that never ACKs). */
+  windowStallMs: number;
 }
 
 export const DEFAULT_FTFW_OPTIONS: Readonly<FtfwOptions> = Object.freeze({
@@ -87,6 +103,10 @@ export const DEFAULT_FTFW_OPTIONS: Readonly<FtfwOptions> = Object.freeze({
   perSender: false,
   nodeId: 0,
   peerTimeoutMs: 10000,
+  // ≈120 datagrams of 1472 B: about a third of a 208 KiB default socket buffer in skb truesize
+  // terms (≈2.3 KiB per datagram on veth), so even a peer with kernel-default buffers keeps up.
+  maxInFlight: 2048,
+  windowStallMs: 1500,
 });
 
 const HelloState = { INIT: 0, SAY: 1, DONE: 2 } as const;
@@ -118,6 +138,16 @@ export class FtfwMode extends ModeBase implements SyncMode {
   private readonly startedAt: number;
   private isReady = false;
 
+  // flow control: messages with seq in [flowBase, next seq) are in flight (sent, not yet
+  // covered by an ACK); `window` = 0 when off.
+  private readonly window: number;
+  private flowBase = 0;
+  private flowBaseSet = false;
+  /** When the window became full (0 = not blocked): the stall valve's clock. */
+  private blockedSince = 0;
+  /** Control items in the tx queue (they may overtake data held back by the window). */
+  private ctlInTx = 0;
+
   constructor(clock: Clock, host: ModeHost, opts: Partial<FtfwOptions> = {}) {
     const o = { ...DEFAULT_FTFW_OPTIONS, ...opts };
     super(clock, host, o.ackWindow);
@@ -126,6 +156,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
     this.startedAt = now;
     this.aliveAt = now + o.aliveMs;
     this.resyncBackoff = o.resyncRetryMs;
+    this.window = o.maxInFlight > 0 ? Math.max(o.maxInFlight, 2 * o.ackWindow) : 0;
     if (o.startupResync) this.requestResync();
     else this.isReady = true; // nothing to wait for
   }
@@ -186,37 +217,17 @@ export class FtfwMode extends ModeBase implements SyncMode {
     const now = this.clock.now();
     let n = 0;
     let data = false;
-    for (; n < budget; n++) {
-      const it = this.tx.shift();
+    while (n < budget) {
+      const it = this.tx.head;
       if (!it) break;
-      const hf = this.helloFlags();
-      const seq = this.nextSeq();
-      this.stats.msgsSent++;
-      if (it.kind === 'ctl') {
-        this.host.emitCtl(it.flags | hf, seq, it.from, it.to, it.target);
-        this.stats.ctlSent++;
-        if (it.flags & NET_F.ALIVE) {
-          this.stats.alivesSent++;
-          continue; // ALIVE is not kept for retransmission
-        }
-        if (it.flags & NET_F.ACK) this.stats.acksSent++;
-        else if (it.flags & NET_F.NACK) this.stats.nacksSent++;
-        else if (it.flags & NET_F.RESYNC) this.stats.resyncsSent++;
-        it.seq = seq;
-        it.sentAt = now;
-        it.ackMask = 0;
-        this.pushRs(it);
-      } else {
-        this.host.emitObject(it, hf, seq);
-        this.stats.dataSent++;
-        it.seq = seq;
-        it.sentAt = now;
-        it.ackMask = 0;
-        this.lastDataSeq = seq;
-        this.dataSent = true;
-        data = true;
-        this.pushRs(it);
+      if (it.kind !== 'ctl' && this.window > 0 && this.windowFull(now)) {
+        // Data waits for ACKs; control messages queued behind it go now.
+        n += this.sendHeldCtl(budget - n, now);
+        break;
       }
+      this.tx.remove(it);
+      if (this.sendOne(it, now)) data = true;
+      n++;
     }
     if (n > 0) {
       // spec §4.2: after the pass the ALIVE timer is re-armed to 1 s.
@@ -227,6 +238,114 @@ export class FtfwMode extends ModeBase implements SyncMode {
       }
     }
     return n;
+  }
+
+  /** Emits one item taken off the tx queue; returns whether it was data. */
+  private sendOne(it: TxItem, now: number): boolean {
+    const hf = this.helloFlags();
+    const seq = this.nextSeq();
+    if (!this.flowBaseSet) {
+      this.flowBase = seq;
+      this.flowBaseSet = true;
+    }
+    this.stats.msgsSent++;
+    if (it.kind === 'ctl') {
+      this.ctlInTx--;
+      this.host.emitCtl(it.flags | hf, seq, it.from, it.to, it.target);
+      this.stats.ctlSent++;
+      if (it.flags & NET_F.ALIVE) {
+        this.stats.alivesSent++;
+        return false; // ALIVE is not kept for retransmission
+      }
+      if (it.flags & NET_F.ACK) this.stats.acksSent++;
+      else if (it.flags & NET_F.NACK) this.stats.nacksSent++;
+      else if (it.flags & NET_F.RESYNC) this.stats.resyncsSent++;
+      it.seq = seq;
+      it.sentAt = now;
+      it.ackMask = 0;
+      this.pushRs(it);
+      return false;
+    }
+    this.host.emitObject(it, hf, seq);
+    this.stats.dataSent++;
+    it.seq = seq;
+    it.sentAt = now;
+    it.ackMask = 0;
+    this.lastDataSeq = seq;
+    this.dataSent = true;
+    this.pushRs(it);
+    return true;
+  }
+
+  /**
+   * While the window holds data back: send the control items queued behind it, oldest first.
+   * They sit near the tail (queued after the held-back data), so the walk starts there.
+   */
+  private sendHeldCtl(budget: number, now: number): number {
+    if (this.ctlInTx <= 0 || budget <= 0) return 0;
+    const found: CtlItem[] = [];
+    let left = this.ctlInTx;
+    for (let it = this.tx.tail; it && left > 0; it = it.qPrev as TxItem | null) {
+      if (it.kind === 'ctl') {
+        found.push(it);
+        left--;
+      }
+    }
+    let k = 0;
+    for (let i = found.length - 1; i >= 0 && k < budget; i--, k++) {
+      const it = found[i]!;
+      this.tx.remove(it);
+      this.sendOne(it, now);
+    }
+    return k;
+  }
+
+  /** Messages sent beyond the highest acknowledged seq. */
+  get inFlight(): number {
+    const last = this.lastSentSeq();
+    if (!this.flowBaseSet || last === undefined) return 0;
+    return (last + 1 - this.flowBase) >>> 0;
+  }
+
+  /**
+   * Whether the window is full (flow control). Tracks when it became full; after
+   * windowStallMs without ACK progress it is forced open (conntrackd's unpaced behaviour).
+   */
+  private windowFull(now: number): boolean {
+    if (this.inFlight < this.window) {
+      this.blockedSince = 0;
+      return false;
+    }
+    if (this.blockedSince === 0) {
+      this.blockedSince = now;
+      this.stats.windowFull++;
+      return true;
+    }
+    if (now - this.blockedSince >= this.opts.windowStallMs) {
+      this.stats.windowStalls++;
+      this.openWindow();
+      return false;
+    }
+    return true;
+  }
+
+  /** Nothing counts as in flight any more (peer restarted, or the stall valve). */
+  private openWindow(): void {
+    const last = this.lastSentSeq();
+    if (last !== undefined) this.flowBase = (last + 1) >>> 0;
+    this.blockedSince = 0;
+  }
+
+  /** Data waits in the tx queue only while the window is full; control never waits. */
+  override hasPending(): boolean {
+    if (this.tx.length === 0) return false;
+    if (this.ctlInTx > 0 || this.window === 0) return true;
+    return !this.windowFull(this.clock.now());
+  }
+
+  protected override queueCtl(flags: number, from = 0, to = 0, target = 0): CtlItem {
+    this.ctlInTx++;
+    return super.queueCtl(flags, from, to, target);
   }
 
   private pushRs(it: TxItem): void {
@@ -385,6 +504,11 @@ export class FtfwMode extends ModeBase implements SyncMode {
 
   /** A peer (re)started: it has lost all context (spec §4.2 HELLO). */
   private peerRestarted(tr: RxTracker): void {
+    // It lost all context: nothing we sent before is in flight to it any more.
+    if (this.window > 0) {
+      this.openWindow();
+      if (this.tx.length > 0) this.host.txPending();
+    }
     if (this.opts.perSender) {
       // Only this peer stops needing what we sent so far; others still may.
       this.markAll(tr.bit);
@@ -408,6 +532,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
       this.highestAcked = to;
       this.anyAcked = true;
     }
+    this.advanceWindow(to);
     const live = this.opts.perSender ? this.liveMask(now) : 0;
     // spec §4.2: skip entries before `from` (kept), remove [from, to], stop after `to`.
     // Per-sender: mark the entry acknowledged by this peer; remove once all live peers did.
@@ -429,6 +554,19 @@ export class FtfwMode extends ModeBase implements SyncMode {
       this.rs.remove(it);
       this.acked(it, now);
       it = next;
+    }
+  }
+
+  /** An ACK up to `to` (of anything we really sent) moves the flow-control window. */
+  private advanceWindow(to: number): void {
+    const last = this.lastSentSeq();
+    if (!this.flowBaseSet || last === undefined || seqAfter(to, last)) return;
+    const nb = (to + 1) >>> 0;
+    if (!seqAfter(nb, this.flowBase)) return;
+    this.flowBase = nb;
+    if (this.blockedSince !== 0) {
+      this.blockedSince = 0; // progress: the stall valve starts again if it fills up
+      if (this.tx.length > 0) this.host.txPending();
     }
   }
 
@@ -493,6 +631,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
         continue;
       }
       if (seqAfter(it.seq, to)) break;
+      if (it.kind === 'ctl') this.ctlInTx++;
       this.tx.push(it);
       moved++;
       it = next;
@@ -529,6 +668,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
     let t = earliest(this.aliveAt, this.probeAt);
     if (this.resyncWanted) t = earliest(t, this.resyncAt);
     for (const tr of this.trackers.values()) t = earliest(t, tr.ackAt);
+    if (this.blockedSince !== 0) t = earliest(t, this.blockedSince + this.opts.windowStallMs);
     if (!this.isReady) t = earliest(t, this.readyCheckAt());
     return t === 0 ? Number.POSITIVE_INFINITY : t;
   }
@@ -571,6 +711,8 @@ export class FtfwMode extends ModeBase implements SyncMode {
       if (this.opts.perSender) this.releaseAckedByAll();
     }
     if (this.resyncWanted && this.resyncAt !== 0 && now >= this.resyncAt) this.sendResync();
+    // Stall valve: the transmit pass forces the window open (windowFull).
+    if (this.blockedSince !== 0 && now >= this.blockedSince + this.opts.windowStallMs) this.host.txPending();
     if (!this.isReady && now >= this.readyCheckAt()) {
       this.isReady = true;
       this.host.readyChanged?.();

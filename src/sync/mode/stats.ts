@@ -74,6 +74,10 @@ export class ModeStats {
   rsFlushed = 0;
   /** Objects released by ACKs. */
   acked = 0;
+  /** FTFW flow control (ours): transmit passes that stopped because the send window was full. */
+  windowFull = 0;
+  /** Times the window was forced open because no ACK came for windowStallMs (silent peer). */
+  windowStalls = 0;
   /** RESYNC requests we made (incl. retries) and how many got answered. */
   resyncRequests = 0;
   resyncAnswered = 0;
