@@ -14,13 +14,23 @@ export interface OpenedChannels {
   multi: MultiLinkChannel | undefined;
 }
 
+/**
+ * RcvSocketBuffer when the config has none (ours; conntrackd keeps the kernel default,
+ * 208 KiB, ≈90 full datagrams in skb truesize terms). A burst of 100k changes is ≈6000
+ * datagrams; FTFW's window (src/sync/mode/ftfw.ts maxInFlight) keeps a ctsyncd sender within
+ * ≈120 of them, but a conntrackd peer is unpaced, and our own event loop may pause (GC, a
+ * kernel dump) while datagrams keep arriving. The kernel silently caps the request at
+ * net.core.rmem_max (raise it on the host; it is read-only inside a network namespace).
+ */
+export const DEFAULT_SYNC_RCVBUF = 16 << 20;
+
 export async function openChannels(cfgs: ChannelConfig[], log: ChannelLog): Promise<OpenedChannels> {
   const links: OpenedChannels['links'] = [];
   try {
     for (const [i, c] of cfgs.entries()) {
       const family = c.family === 'ipv6' ? 6 : 4;
       const name = c.interface ?? `link${i}`;
-      const bufs = { sndBuf: c.sndBuf, rcvBuf: c.rcvBuf };
+      const bufs = { sndBuf: c.sndBuf, rcvBuf: c.rcvBuf ?? DEFAULT_SYNC_RCVBUF };
       let ch: StatsChannel;
       if (c.kind === 'multicast') {
         ch = await openMulticastChannel({
