@@ -5,12 +5,24 @@
  *    subscription is missed;
  *  - events: NEW/UPDATE/DESTROY tagged with their origin, so our own commits and flushes are
  *    applied to the internal cache but not echoed to peers (spec §5.1 "origin");
+ *  - the event socket opens with the larger of NetlinkBufferSize and NetlinkBufferSizeMaxGrowth
+ *    (conntrackd starts at the first and doubles on each overrun): the kernel charges a socket
+ *    only for the events queued in it, so a big limit costs nothing while we keep up, and every
+ *    overrun costs a full table dump and re-send. A 100k-flow burst created at 100k/s outruns
+ *    us for a moment (≈10 µs per event, 2 cores shared); with the 2 MiB of the bench config it
+ *    overran three times (8 → 16 → 32 MiB) and resent the table twice;
  *  - overrun (ENOBUFS: events were lost, how many is unknowable): grow the receive buffer up to
  *    the cap, then resync from a dump. conntrackd waits NetlinkOverrunResync (30 s) before it
  *    resyncs; we resync after a short debounce (`overrunResyncMs`) so caches converge at once.
  *  - resync (`-R`, overrun): every dumped entry is merged and queued to peers as NEW/UPD, then
  *    internal entries the dump did not contain are destroyed (sent as DEL): a mark-and-sweep
  *    instead of conntrackd's one GET per cached entry.
+ *  - silent drops: the kernel reports ENOBUFS once per congestion episode, then drops every
+ *    event without a word until we have read the queue empty (NETLINK_S_CONGESTED). A resync
+ *    that starts while the socket is still congested misses whatever is dropped after its dump
+ *    (e.g. a burst of deletes). So the socket's drop counter (/proc/net/netlink "Drops") is
+ *    compared with its value when the last dump began: after each resync pass, and once a
+ *    second; any increase means another pass.
  */
 import type { Clock } from '../core/clock';
 import type { ConntrackClient } from '../ctnetlink/client';
@@ -26,6 +38,10 @@ export class KernelFeedStats {
   resyncs = 0;
   resyncEntries = 0;
   resyncVanished = 0;
+  /** Kernel drop counter of the event socket (lost events, including unreported ones). */
+  eventDrops = 0;
+  /** Resyncs started because drops were seen without a (new) ENOBUFS report. */
+  silentDropResyncs = 0;
   dumpEntries = 0;
   lastDumpMs = 0;
   bufferBytes = 0;
@@ -51,6 +67,9 @@ export class KernelFeed {
   private resyncRunning: Promise<void> | null = null;
   private resyncAgain = false;
   private closed = false;
+  /** Event-socket drop counter when the last kernel dump began (start-up or resync). */
+  private dropsAtDump = 0;
+  private dropTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: KernelFeedOptions) {}
 
@@ -82,9 +101,10 @@ export class KernelFeed {
         },
         onOverrun: () => this.onOverrun(),
       },
-      { expectations: this.o.expectations, rcvbuf: this.o.rcvbuf },
+      { expectations: this.o.expectations, rcvbuf: Math.max(this.o.rcvbuf, this.o.rcvbufMax) },
     );
     this.stats.bufferBytes = client.eventReceiveBuffer();
+    this.dropsAtDump = this.drops();
     const t0 = clock.now();
     for await (const chunk of client.dump()) {
       for (const f of chunk) engine.loadInternal(f);
@@ -94,6 +114,30 @@ export class KernelFeed {
       for await (const chunk of client.dumpExpectations()) for (const e of chunk) engine.loadInternalExpectation(e);
     }
     this.stats.lastDumpMs = clock.now() - t0;
+    if (this.o.overrunResyncMs > 0) {
+      this.dropTimer = setInterval(() => this.checkDrops(), 1000);
+      this.dropTimer.unref();
+    }
+  }
+
+  /** Kernel drop count of our event socket; 0 when /proc does not tell. */
+  private drops(): number {
+    try {
+      const d = this.o.client.eventDrops() ?? 0;
+      this.stats.eventDrops = d;
+      return d;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Events dropped since the last dump began, reported or not: resync (once a second at most). */
+  private checkDrops(): void {
+    if (this.closed || this.resyncRunning || this.resyncTimer) return;
+    if (this.drops() <= this.dropsAtDump) return;
+    this.stats.silentDropResyncs++;
+    this.o.log.warn({ drops: this.stats.eventDrops - this.dropsAtDump }, 'netlink events were dropped: resyncing from a kernel dump');
+    void this.resync('event drops', true);
   }
 
   private onOverrun(): void {
@@ -126,10 +170,14 @@ export class KernelFeed {
     }
     let result = { entries: 0, vanished: 0 };
     this.resyncRunning = (async () => {
+      // Another pass when asked meanwhile, or when events were dropped during this one (the
+      // socket may still be congested; bounded, the once-a-second check takes over after).
+      let passes = 0;
       do {
         this.resyncAgain = false;
         result = await this.resyncOnce(send);
-      } while (this.resyncAgain && !this.closed);
+        passes++;
+      } while ((this.resyncAgain || (send && this.drops() > this.dropsAtDump)) && !this.closed && passes < 5);
     })();
     try {
       await this.resyncRunning;
@@ -144,6 +192,8 @@ export class KernelFeed {
   private async resyncOnce(send: boolean): Promise<{ entries: number; vanished: number }> {
     const { client, engine, clock } = this.o;
     this.stats.resyncs++;
+    // `-R` tells peers nothing: only a sending pass settles drops for them
+    if (send) this.dropsAtDump = this.drops();
     const seen = new Set<string>();
     let entries = 0;
     for await (const chunk of client.dump()) {
@@ -166,6 +216,8 @@ export class KernelFeed {
 
   close(): void {
     this.closed = true;
+    if (this.dropTimer) clearInterval(this.dropTimer);
+    this.dropTimer = null;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     this.resyncTimer = null;
     this.o.client.unsubscribe();
