@@ -9,16 +9,22 @@
 #   --mode sync      sync daemon on both firewalls, fwB commits on take-over (expected: pass)
 #          nosync    no sync daemon at all                         (negative control: must fail)
 #          nocommit  daemon on both, fwB takes the VIPs, no commit  (negative control: must fail)
-#   --driver script      this script moves the VIPs and runs the primary sequence on fwB
-#            keepalived  keepalived (VRRPv3) on both; its notify hook runs the primary sequence
+#   --driver script      this script moves the VIPs and runs the primary branch of the notify hook
+#                        (keepalived/notify.sh) on fwB, as keepalived would
+#            keepalived  keepalived (VRRPv3) on both; its notify hook runs the primary branch
+#   Primary branch: ctsyncd on fwB: `ctsyncd promote` (hold, commit, release, flush, resync, bulk);
+#   conntrackd on fwB (or HL_PRIMARY=flags): -c, -f internal, -R, -B. Backup branch (fwB at the
+#   start): ctsyncd: -t, `ctsyncd demote`; conntrackd: -t, -n.
 #   --idle N         first load N idle ESTABLISHED TCP entries into fwA's kernel table
 #                    (conntrack -R in fwA), so the sync and the commit carry a realistic table
 #   --active-active  fwB forwards its own connections too (second VIP set, second client address,
 #                    N more connections); fwA's connections move to fwB; all must survive
 #   --keep           leave the lab up afterwards (default: torn down, also on error/interrupt)
 #
-# Environment: SYNC_DAEMON (conntrackd|ctsyncd; SYNC_DAEMON_A/_B for a mixed pair), HL_PREFIX,
-# HL_FW (nft|iptables): see lib.sh. In RESULT, "daemon" is fwB's (the one that commits).
+# Environment: SYNC_DAEMON (ctsyncd|conntrackd; SYNC_DAEMON_A/_B for a mixed pair), HL_PREFIX,
+# HL_FW (nft|iptables), HL_PRIMARY, HL_HOLD_MS: see lib.sh. In RESULT, "daemon" is fwB's (the one
+# that commits); "primarySteps" its primary branch's step timings (ms); "daemonLag" the sync lag
+# fwA's ctsyncd measured (event read -> peer's ACK) just before the failure.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab.sh
@@ -93,8 +99,13 @@ if [ "$driver" = keepalived ]; then
   keepalived_ctl start A
   wait_for '[ "$(vip_count A)" = 2 ]' 15 || die "keepalived on fwA did not take the VIPs"
   keepalived_ctl start B
-  sleep 1 # fwB settles as BACKUP (its notify_backup runs -t and -n)
+  # fwB settles as BACKUP (its notify_backup runs -t and -n / demote); a ctsyncd fwB is in FAULT
+  # until its first sync from fwA is complete (track_file on its readiness file).
+  wait_for '[ "$(vrrp_state B)" = BACKUP ]' 15 || die "keepalived on fwB did not become BACKUP ($(vrrp_state B))"
   [ "$(vip_count B)" = 0 ] || die "fwB holds VIPs while fwA is master"
+elif [ "$mode" != nosync ]; then
+  # Scripted: fwB runs the backup branch of the notify hook, as keepalived's notify_backup would.
+  nsx "$NS_FWB" "$HERE/keepalived/notify.sh" "$HL_RUN/fwB" backup
 fi
 
 # Idle background flows: ESTABLISHED TCP entries from 10.77.128.0/17 (not a real host) to the
@@ -158,7 +169,15 @@ if [ "$mode" != nosync ]; then
   ext_entries=$(ext_count)
   log "fwB external cache: $ext_entries entries (sync lag ${sync_lag_ms} ms)"
 fi
-sleep 1 # a second of steady traffic before the failure
+# About a second of steady traffic before the failure; meanwhile ctsyncd's own view of the sync
+# lag on fwA (the sender): its lag histogram and the age of its oldest unacknowledged message.
+t=$(now_ms)
+if [ "$mode" != nosync ] && [ "$(fw_daemon A)" = ctsyncd ]; then
+  dsub A stats --json >"$HL_RUN/fwA-stats.json" 2>/dev/null || true
+  dsub A status --json >"$HL_RUN/fwA-status.json" 2>/dev/null || true
+fi
+left=$((1000 - ($(now_ms) - t)))
+[ "$left" -gt 0 ] && sleep "$(printf '0.%03d' "$left")"
 
 # ---- fwA dies ------------------------------------------------------------------------------
 fail_ms=$(now_ms)
@@ -171,34 +190,38 @@ links down A
 [ "$driver" = keepalived ] && keepalived_ctl stop A
 log "fwA is down"
 
-commit_ms=null promote_ms=null
+commit_ms=null promote_ms=null primary_rc=null primary_way=null
+done_f=$HL_RUN/fwB/notify-primary.done
 if [ "$driver" = script ]; then
   vip add B
   if [ "$mode" = sync ]; then
     # HL_COMMIT_DELAY (s, default 0) simulates a slow notify path: VIPs up, commit late.
     [ "${HL_COMMIT_DELAY:-0}" != 0 ] && sleep "$HL_COMMIT_DELAY"
-    # The primary branch of primary-backup.sh (spec §5.4): commit, flush internal, resync, bulk.
-    t=$(now_ms)
-    dctl B -c >/dev/null
-    commit_ms=$(($(now_ms) - t))
-    dctl B -f internal >/dev/null
-    dctl B -R >/dev/null
-    dctl B -B >/dev/null
+    # The primary branch of the notify hook, run inside fwB like keepalived runs it.
+    nsx "$NS_FWB" "$HERE/keepalived/notify.sh" "$HL_RUN/fwB" primary
   fi
   promote_ms=$(($(now_ms) - fail_ms))
 else
-  if wait_for '[ -s "$HL_RUN/fwB/notify-primary.done" ]' 20; then
+  if wait_for '[ -s "$done_f" ]' 20; then
     promote_ms=$(($(now_ms) - fail_ms))
-    commit_ms=$(sed -nE 's/.*commit_ms=([0-9]+).*/\1/p' "$HL_RUN/fwB/notify-primary.done")
   else
     log "keepalived on fwB did not complete notify_master"
   fi
 fi
-log "fwB promoted in ${promote_ms} ms (commit ${commit_ms} ms)"
+if [ -s "$done_f" ]; then
+  commit_ms=$(sed -nE 's/.*commit_ms=([0-9]+).*/\1/p' "$done_f")
+  primary_rc=$(sed -nE 's/.* rc=([0-9]+).*/\1/p' "$done_f")
+  primary_way=$(sed -nE 's/.* way=([a-z]+).*/\1/p' "$done_f")
+fi
+log "fwB promoted in ${promote_ms} ms (${primary_way:-no} primary branch, rc ${primary_rc}, commit ${commit_ms:-null} ms)"
 # Tell the clients the promotion is over: they keep going long enough to see recovery (traffic.js).
 for c in "${clients[@]}"; do kill -USR2 "$(cat "$HL_RUN/$c.pid")" 2>/dev/null || true; done
 committed=$(kernel_count B)
 committed_total=$(nsx "$NS_FWB" conntrack -C 2>/dev/null || echo null)
+# The daemon's own account of the commit (entries, in-daemon duration), while the clients run on.
+if [ "$mode" = sync ] && [ "$(fw_daemon B)" = ctsyncd ]; then
+  dsub B status --json >"$HL_RUN/fwB-status.json" 2>/dev/null || true
+fi
 
 reports=()
 for c in "${clients[@]}"; do
@@ -221,8 +244,38 @@ result=$(node -e '
     survivedOutageMs: { max: outs.at(-1) ?? null, p50: outs.length ? outs[Math.floor(outs.length / 2)] : null },
   };
   const [daemon, daemonA, mode, driver, fw, ipv6, lag, ext, committed, commitMs, promoteMs,
-    idle, idleLoadMs, idleSyncMs, committedTotal] = process.argv.slice(2);
-  const n = (v) => (v === "null" ? null : Number(v));
+    idle, idleLoadMs, idleSyncMs, committedTotal, runDir, primaryRc, primaryWay] = process.argv.slice(2);
+  const n = (v) => (v === "null" || v === "" ? null : Number(v));
+  const fs = require("fs");
+  const readJson = (f) => { try { return JSON.parse(fs.readFileSync(`${runDir}/${f}`, "utf8")); } catch { return null; } };
+  // The steps of the primary branch ("<step> <ms>" lines from notify.sh), e.g. {commit: 12, hold: 15,
+  // "flush-external": 3, "resync-kernel": 20, bulk: 4, promote: 45, committed: 500}.
+  let primarySteps = null;
+  try {
+    primarySteps = {};
+    for (const l of fs.readFileSync(`${runDir}/fwB/primary.steps`, "utf8").split("\n")) {
+      const m = /^(\S+) (\d+)$/.exec(l);
+      if (m) primarySteps[m[1]] = Number(m[2]);
+    }
+  } catch { primarySteps = null; }
+  // ctsyncd on fwA: lag histogram (event read -> ACK from fwB). Buckets are upper bounds, so the
+  // percentiles are "at most" values; the last bucket is open (beyond the last bound).
+  let daemonLag = null;
+  const st = readJson("fwA-stats.json");
+  const lagH = st?.mode?.lag;
+  if (lagH && lagH.count > 0) {
+    const pct = (q) => {
+      let acc = 0;
+      for (let i = 0; i < lagH.counts.length; i++) {
+        acc += lagH.counts[i];
+        if (acc >= q * lagH.count) return lagH.boundsMs[i] ?? null;
+      }
+      return null;
+    };
+    daemonLag = { count: lagH.count, meanMs: Math.round((lagH.sumMs / lagH.count) * 10) / 10, p50LeMs: pct(0.5), p99LeMs: pct(0.99) };
+  }
+  const stA = readJson("fwA-status.json");
+  const stB = readJson("fwB-status.json");
   const out = {
     daemon: mode === "nosync" ? null : daemon, daemonA: mode === "nosync" ? null : daemonA, mode, driver,
     activeActive: rs.length > 1, firewall: fw, ipv6: ipv6 === "1",
@@ -232,12 +285,16 @@ result=$(node -e '
     syncLagMs: n(lag), externalEntries: n(ext), committedEntries: n(committed),
     commitMs: n(commitMs), promoteMs: n(promoteMs),
     idleFlows: n(idle), idleLoadMs: n(idleLoadMs), idleSyncMs: n(idleSyncMs), fwBKernelEntries: n(committedTotal),
+    primaryWay: primaryWay === "null" ? null : primaryWay, primaryRc: n(primaryRc), primarySteps,
+    daemonLag, fwAOldestUnackedMs: stA ? Math.round(stA.oldestUnackedMs) : null,
+    daemonCommit: stB?.lastCommit ? { committed: stB.lastCommit.committed, failed: stB.lastCommit.failed,
+      durationMs: Math.round(stB.lastCommit.durationMs * 10) / 10 } : null,
     pass: r.conns > 0 && r.survived === r.conns,
   };
   process.stdout.write(JSON.stringify(out));
 ' "$(IFS=,; echo "${reports[*]}")" "$(fw_daemon B)" "$(fw_daemon A)" "$mode" "$driver" "$HL_FW" "$ipv6" "$sync_lag_ms" \
   "$ext_entries" "$committed" "$commit_ms" "$promote_ms" "$idle" "$idle_load_ms" "$idle_sync_ms" \
-  "$committed_total")
+  "$committed_total" "$HL_RUN" "$primary_rc" "$primary_way")
 [ -n "$report" ] && cat "${reports[@]}" >"$report"
 echo "RESULT $result"
 if grep -q '"pass":true' <<<"$result"; then exit 0; else exit 1; fi

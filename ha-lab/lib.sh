@@ -7,14 +7,20 @@
 #
 # Knobs (environment):
 #   HL_PREFIX    name prefix for namespaces and the run dir          (default hl)
-#   SYNC_DAEMON  conntrackd | ctsyncd: the state-sync daemon to run   (default conntrackd)
+#   SYNC_DAEMON  ctsyncd | conntrackd: the state-sync daemon to run   (default ctsyncd; Debian's
+#                conntrackd 1.4.7 is the reference it is compared with)
 #   HL_FW        nft | iptables: how the firewalls are written         (default nft)
 #   HL_RUN       run dir with configs, pid files and logs              (default /run/$HL_PREFIX)
+#   HL_PRIMARY   promote | flags: how a ctsyncd fwB becomes primary: `ctsyncd promote` (default)
+#                or conntrackd's client flags -c, -f internal, -R, -B (conntrackd always: flags)
+#   HL_HOLD_MS   promote's fail-open bound for its traffic hold        (default 2000)
+#   HL_TRACK_FILE_A / _B  keepalived's track_file for a ctsyncd firewall (default: the daemon's
+#                readiness file <UNIX Path>.ready)
 
 HL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 HL_REPO=$(cd "$HL_DIR/.." && pwd)
 HL_PREFIX=${HL_PREFIX:-hl}
-SYNC_DAEMON=${SYNC_DAEMON:-conntrackd}
+SYNC_DAEMON=${SYNC_DAEMON:-ctsyncd}
 HL_FW=${HL_FW:-nft}
 HL_RUN=${HL_RUN:-/run/$HL_PREFIX}
 # Only to demonstrate why the lab needs 0 (README): 1 lets the backup adopt mid-stream TCP.
@@ -61,7 +67,7 @@ fw_daemon() {
 }
 
 # The sync daemon's binary for firewall $1 (A|B; without it: $SYNC_DAEMON). Both daemons take the
-# same flags (conntrackd compatibility).
+# same client flags (conntrackd compatibility); only ctsyncd has the subcommands (dsub).
 sync_daemon_bin() {
   local which
   which=$(fw_daemon "${1:-}")
@@ -106,4 +112,12 @@ dctl() {
   local x=$1
   shift
   ip netns exec "${FW_NS[$x]}" "$(sync_daemon_bin "$x")" -C "$HL_RUN/fw$x/conntrackd.conf" "$@"
+}
+
+# One of ctsyncd's own subcommands (promote, demote, status, stats) on firewall $1 (A|B), e.g.
+# `dsub B status --json --ready`. Only for a firewall that runs ctsyncd.
+dsub() {
+  local x=$1 sub=$2
+  shift 2
+  ip netns exec "${FW_NS[$x]}" "$HL_REPO/bin/ctsyncd" "$sub" -C "$HL_RUN/fw$x/conntrackd.conf" "$@"
 }

@@ -7,7 +7,7 @@ import t from 'tap';
 
 const LAB = path.resolve(__dirname, '../../ha-lab/lab.sh');
 const PREFIX = `hll${process.pid % 100000}`;
-const env = { ...process.env, HL_PREFIX: PREFIX, SYNC_DAEMON: 'conntrackd' };
+const env = { ...process.env, HL_PREFIX: PREFIX, SYNC_DAEMON: 'ctsyncd' };
 
 function sh(cmd: string, args: string[], extraEnv: Record<string, string> = {}) {
   const r = spawnSync(cmd, args, { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 60_000 });
@@ -47,6 +47,11 @@ t.test('up builds the topology, twice is a no-op, down removes everything', asyn
   t.match(inNs('client', 'ip', 'route', 'show', 'default').out, /default via 10\.77\.1\.1 /, 'client gateway = LAN VIP');
   t.not(inNs('server', 'ip', 'route', 'get', '10.77.1.10').code, 0, 'server has no route back to the LAN');
   t.match(fs.readFileSync(`/run/${PREFIX}/fwB/conntrackd.conf`, 'utf8'), /IPv4_Destination_Address 10\.77\.3\.1/);
+  // ctsyncd (the default): keepalived tracks the daemon's readiness file with weight 0.
+  const ka = fs.readFileSync(`/run/${PREFIX}/fwB/keepalived.conf`, 'utf8');
+  t.match(ka, new RegExp(`track_file hl_ready \\{\\s+file "/run/${PREFIX}/fwB/daemon\\.ctl\\.ready"\\s+weight 0`), 'track_file on the readiness file');
+  t.match(ka, /track_file \{\s+hl_ready\s+\}/, 'the VRRP instance tracks it');
+  t.match(fs.readFileSync(`/run/${PREFIX}/fwB/daemon.env`, 'utf8'), /DAEMON_KIND=ctsyncd/);
 
   t.equal(lab('down').code, 0, 'down');
   t.same(ourNamespaces(), [], 'no namespace left');
@@ -66,8 +71,9 @@ t.test('down stops the processes it started, by pid file', async (t) => {
   t.throws(() => process.kill(pid, 0), 'daemon gone after down');
 });
 
-t.test('iptables variant installs the same policy', async (t) => {
-  t.equal(sh('bash', [LAB, 'up'], { HL_FW: 'iptables' }).code, 0);
+t.test('iptables variant installs the same policy; conntrackd has no readiness track_file', async (t) => {
+  t.equal(sh('bash', [LAB, 'up'], { HL_FW: 'iptables', SYNC_DAEMON: 'conntrackd' }).code, 0);
+  t.notMatch(fs.readFileSync(`/run/${PREFIX}/fwB/keepalived.conf`, 'utf8'), /track_file/, 'no track_file for conntrackd');
   const rules = inNs('fwB', 'iptables', '-S').out;
   t.match(rules, /-P FORWARD DROP/);
   t.match(rules, /-A FORWARD -m conntrack --ctstate INVALID -j DROP/);
