@@ -339,6 +339,8 @@ export function formatDumpLine(f: Flow, t: DumpTiming): string {
   if (f.mark !== undefined) s += `mark=${f.mark >>> 0} `;
   if (f.secmark) s += `secmark=${f.secmark} `;
   if (f.zone) s += `zone=${f.zone} `;
+  // libnetfilter_conntrack prints the helper after the zone (conntrackd shows it in -i/-e)
+  if (f.helper) s += `helper=${f.helper} `;
   if (t.expiresInSec !== undefined) s += `[expires in ${t.expiresInSec}s] `;
   return `${s}[active since ${t.activeSinceSec}s]`;
 }
