@@ -58,12 +58,14 @@ t.test('three nodes with the authenticated envelope', async (t) => {
   }
   const t0 = Date.now();
   await Promise.all(nodes.map((n, i) => inject(n.ns, 'burst', { n: PER_NODE, offset: 100_000 * (i + 1) })));
-  const internals = await Promise.all(nodes.map((n) => cacheRows(n, 'internal')));
   for (const n of nodes) {
-    const want = internals.filter((_, i) => i !== n.index).flat();
     let d = { missing: [] as string[], extra: [] as string[] };
     const ok = await waitFor(
       async () => {
+        // the internal caches follow their kernels asynchronously: compare against fresh reads
+        const internals = await Promise.all(nodes.map((o) => cacheRows(o, 'internal')));
+        if (internals.some((i) => i.length !== PER_NODE + 1)) return false;
+        const want = internals.filter((_, i) => i !== n.index).flat();
         d = keyDiff(want, await cacheRows(n, 'external'));
         return d.missing.length === 0 && d.extra.length === 0;
       },

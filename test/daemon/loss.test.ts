@@ -33,12 +33,20 @@ t.test(`10% loss both ways while ${N} entries change: the peer converges`, async
   removeLoss(b);
   const healed = Date.now();
 
-  const internalA = await cacheRows(a, 'internal');
-  t.equal(internalA.length, N - DEL, 'A: internal cache holds the live entries');
+  // A's internal cache follows its kernel events asynchronously: wait for the last destroys
+  let nInternal = 0;
+  const settled = await waitFor(async () => (nInternal = (await cacheRows(a, 'internal')).length) === N - DEL, 20_000, 250);
+  if (!settled) {
+    const nl = a.exec('cat', ['/proc/net/netlink']).split('\n').filter((l) => / 12 /.test(l));
+    t.comment(`A netlink sockets:\n${nl.join('\n')}\nclient ${JSON.stringify((await stats(a)).kernel.client)}`);
+  }
+  t.ok(settled, `A: internal cache holds the live entries (${nInternal}; kernel ${a.conntrack('-C')[0]}; feed ${JSON.stringify((await stats(a)).kernel.feed)})`);
+  let internalA = await cacheRows(a, 'internal');
   let last = { missing: [] as string[], extra: [] as string[] };
   const converged = await waitFor(
     async () => {
       const ext = await cacheRows(b, 'external');
+      internalA = await cacheRows(a, 'internal');
       last = keyDiff(internalA, ext);
       return last.missing.length === 0 && last.extra.length === 0 && fieldDiffs(internalA, ext).length === 0;
     },
@@ -46,6 +54,7 @@ t.test(`10% loss both ways while ${N} entries change: the peer converges`, async
     250,
   );
   const doneAt = Date.now();
+  t.equal(internalA.length, N - DEL, 'A: still the live entries');
   t.ok(converged, `B converged (missing ${last.missing.length}, extra ${last.extra.length}, e.g. ${last.missing[0] ?? last.extra[0] ?? '-'})`);
   const ext = await cacheRows(b, 'external');
   t.same(fieldDiffs(internalA, ext).slice(0, 3), [], 'fields equal (the mark update reached every entry)');
