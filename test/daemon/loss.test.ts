@@ -35,7 +35,14 @@ t.test(`10% loss both ways while ${N} entries change: the peer converges`, async
 
   // A's internal cache follows its kernel events asynchronously: wait for the last destroys
   let nInternal = 0;
-  const settled = await waitFor(async () => (nInternal = (await cacheRows(a, 'internal')).length) === N - DEL, 20_000, 250);
+  const settled = await waitFor(
+    async () => {
+      nInternal = (await cacheRows(a, 'internal')).length;
+      return nInternal === N - DEL;
+    },
+    20_000,
+    250,
+  );
   if (!settled) {
     const nl = a.exec('cat', ['/proc/net/netlink']).split('\n').filter((l) => / 12 /.test(l));
     t.comment(`A netlink sockets:\n${nl.join('\n')}\nclient ${JSON.stringify((await stats(a)).kernel.client)}`);
