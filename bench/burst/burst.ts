@@ -1,0 +1,225 @@
+/**
+ * Burst sync: n idle flows created on fwA in netlink batches, time until fwB's external cache
+ * holds all of them, where entries are lost or delayed, and what it costs.
+ *
+ *   node -r <ts loader> bench/burst/burst.ts [--n=100000] [--daemon=ctsyncd|conntrackd]
+ *        [--timeout-s=120] [--prof=DIR] [--k=200]
+ *
+ * Root only (network namespaces bn-<id>u-a/-b via bench/sync/topo.ts, deleted at the end and on
+ * Ctrl-C). Run through bench/burst/run.sh. One JSON object on stdout with the figures:
+ *  - sync_ms: injector's first sendmsg → first poll (every 20 ms, over the control socket from
+ *    this process, so polling costs the daemons no client process) at which fwB's `-s`
+ *    "cache external: current active connections" reaches n;
+ *  - lost/stale: orig tuples in fwA's kernel but not in fwB's external cache and the reverse;
+ *  - cpu{A,B}_us_per_entry: utime+stime from /proc/PID/stat between the start of the burst and
+ *    the end of the sync (+300 ms for ACKs), per entry;
+ *  - hwm{A,B}_B_per_entry: VmHWM at the end / n (includes the runtime's own ~50 MiB baseline for
+ *    ctsyncd; hwm*_MiB is printed too);
+ *  - loss diagnostics: UDP receive-buffer drops on fwB (nstat UdpRcvbufErrors), send-buffer
+ *    errors on fwA, netlink overruns on fwA, and (ctsyncd) the FTFW counters of both sides.
+ * `--prof=DIR`: ctsyncd runs with `node --cpu-prof --cpu-prof-dir DIR` (written on SIGTERM).
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { controlJson, controlRequest } from '../../src/control/client';
+import { CTL_REQ } from '../../src/control/protocol';
+import { installCleanup, parseFlags, runId } from '../sync/common';
+import { Daemon, type DaemonKind, liveDaemons, parseCacheCounts } from '../sync/daemon';
+import { childEnv, nowMs, nsRun, sleep } from '../sync/sh';
+import { diffAgainstPeer, injectError, lastJson, netlinkFigures, Rig, round } from '../sync/workloads';
+
+const REPO = resolve(__dirname, '..', '..');
+const POLL_MS = 20;
+
+/** A bench Daemon whose ctsyncd runs under `node --cpu-prof` (profile written at SIGTERM). */
+class ProfDaemon extends Daemon {
+  profDir = '';
+  override async start(timeoutMs = 15_000): Promise<void> {
+    if (!this.profDir || this.kind !== 'ctsyncd') return super.start(timeoutMs);
+    const fd = openSync(join(this.dir, 'daemon-prof.log'), 'w');
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', this.ns, process.execPath, '--cpu-prof', '--cpu-prof-dir', this.profDir, '--cpu-prof-name', `${this.side}.cpuprofile`, join(REPO, 'bin', 'ctsyncd'), '-C', this.conf],
+      { stdio: ['ignore', fd, fd], env: childEnv() },
+    );
+    closeSync(fd);
+    this.pid = child.pid ?? 0;
+    liveDaemons.add(this);
+    child.on('exit', (code, sig) => {
+      this.exitCode = code;
+      this.exitSignal = sig;
+    });
+    const end = nowMs() + timeoutMs;
+    while (nowMs() < end) {
+      if (this.client(['-s'], 2000).code === 0) return;
+      await sleep(100);
+    }
+    throw new Error(`${this.name} (profiled) did not start`);
+  }
+}
+
+function ctlPath(d: Daemon): string {
+  return join(d.dir, 'daemon.ctl');
+}
+
+async function externalCount(d: Daemon): Promise<number> {
+  try {
+    const t = await controlRequest(ctlPath(d), CTL_REQ.STATS, { timeoutMs: 5000 });
+    return parseCacheCounts(t)?.external ?? -1;
+  } catch {
+    return -1;
+  }
+}
+
+/** UDP counters of a namespace (nstat -az: absolute, all counters). */
+function udpCounters(ns: string): Record<string, number> {
+  const r = nsRun(ns, 'nstat', ['-az', '--json'], 10_000);
+  const out: Record<string, number> = {};
+  try {
+    const j = JSON.parse(r.stdout) as { kernel?: Record<string, number> };
+    for (const k of ['UdpInDatagrams', 'UdpOutDatagrams', 'UdpRcvbufErrors', 'UdpSndbufErrors', 'UdpInErrors']) out[k] = j.kernel?.[k] ?? Number.NaN;
+  } catch {
+    // nstat missing: figures stay absent
+  }
+  return out;
+}
+
+interface FtfwDiag {
+  mode?: Record<string, unknown>;
+  links?: Array<{ stats?: Record<string, unknown> } & Record<string, unknown>>;
+  kernel?: { feed?: Record<string, unknown>; client?: Record<string, unknown> };
+  engine?: Record<string, unknown>;
+  queues?: Record<string, unknown>;
+}
+
+async function ctsyncdDiag(d: Daemon): Promise<Record<string, unknown>> {
+  try {
+    const s = (await controlJson(ctlPath(d), { cmd: 'stats' }, { timeoutMs: 10_000 })) as FtfwDiag;
+    const m = s.mode ?? {};
+    const pick = (o: Record<string, unknown> | undefined, keys: string[]) => Object.fromEntries(keys.filter((k) => o && k in o).map((k) => [k, o![k]]));
+    return {
+      mode: pick(m, ['msgsSent', 'dataSent', 'resends', 'rsOverflow', 'lost', 'nacksSent', 'nacksRecv', 'acksSent', 'acksRecv', 'before', 'probesSent', 'promptAcks']),
+      engine: pick(s.engine, ['datagramsSent', 'datagramsRecv', 'transmitPasses', 'appliedNew', 'rxErrors']),
+      queues: s.queues,
+      links: (s.links ?? []).map((l) => l),
+      feed: pick(s.kernel?.feed, ['overruns', 'resyncs', 'resyncEntries', 'bufferBytes']),
+    };
+  } catch (e) {
+    return { error: String(e) };
+  }
+}
+
+async function main(): Promise<number> {
+  const flags = parseFlags(process.argv.slice(2));
+  const n = Number(flags.get('n') ?? 100_000);
+  const kind = (flags.get('daemon') ?? 'ctsyncd') as DaemonKind;
+  const timeoutMs = Number(flags.get('timeout-s') ?? 120) * 1000;
+  const prof = flags.get('prof');
+  const id = runId();
+  const runDir = `/tmp/bn-burst-${id}`;
+  mkdirSync(runDir, { recursive: true });
+  installCleanup(id);
+  const log = (s: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${s}\n`);
+
+  const r = new Rig({ kind, tag: `${id}u`, k: Number(flags.get('k') ?? 200), runDir, sched: 'other' });
+  // Swap in profiled daemons (same pair, same config files).
+  const mk = (side: 'a' | 'b') => {
+    const d = new ProfDaemon(kind, r.pair, side, {}, 'other');
+    if (prof) {
+      mkdirSync(prof, { recursive: true });
+      d.profDir = resolve(prof);
+    }
+    return d;
+  };
+  (r as unknown as { a: Daemon }).a = mk('a');
+  (r as unknown as { b: Daemon }).b = mk('b');
+  const f: Record<string, unknown> = { daemon: kind, n };
+  try {
+    await r.start();
+    await sleep(1500); // StartupResync exchange over
+    const udpA0 = udpCounters(r.pair.nsA);
+    const udpB0 = udpCounters(r.pair.nsB);
+    const cpuA0 = r.a.cpuSeconds();
+    const cpuB0 = r.b.cpuSeconds();
+    log(`${kind}: injecting ${n} on fwA`);
+    let injDone = false;
+    const inj = r.inject('burst', { n }, timeoutMs).then((x) => {
+      injDone = true;
+      return x;
+    });
+    // Poll fwB over its control socket until n, the timeout, or (after the injector ended) no
+    // progress for 45 s (conntrackd resyncs NetlinkOverrunResync = 30 s after an overrun).
+    const tStart = nowMs();
+    let last = -1;
+    let lastChange = tStart;
+    let at = Number.NaN;
+    const samples: Array<[number, number]> = [];
+    for (;;) {
+      const c = await externalCount(r.b);
+      const t = nowMs();
+      if (c !== last) {
+        last = c;
+        lastChange = t;
+        samples.push([t, c]);
+      }
+      if (c >= n) {
+        at = t;
+        break;
+      }
+      if (t - tStart > timeoutMs || (injDone && t - lastChange > 45_000) || !r.b.alive()) break;
+      await sleep(POLL_MS);
+    }
+    const ir = await inj;
+    const io = lastJson<{ t0: number; t1: number; ok: number; failed: number; ratePerSec: number }>(ir);
+    if (!io) throw new Error(`injector failed (${ir.code}): ${injectError(ir)}`);
+    await sleep(300);
+    const cpuA1 = r.a.cpuSeconds();
+    const cpuB1 = r.b.cpuSeconds();
+    f.injected = io.ok;
+    f.inject_failed = io.failed;
+    f.inject_ms = round(io.t1 - io.t0, 1);
+    f.converged = Number.isFinite(at);
+    f.sync_ms = Number.isFinite(at) ? round(at - io.t0, 1) : Number.NaN;
+    f.after_last_injection_ms = Number.isFinite(at) ? round(at - io.t1, 1) : Number.NaN;
+    f.externalB = last;
+    f.cpuA_us_per_entry = round(((cpuA1 - cpuA0) * 1e6) / n, 2);
+    f.cpuB_us_per_entry = round(((cpuB1 - cpuB0) * 1e6) / n, 2);
+    const ma = r.a.memory();
+    const mb = r.b.memory();
+    f.hwmA_MiB = round(ma.hwm / 1048576, 1);
+    f.hwmB_MiB = round(mb.hwm / 1048576, 1);
+    f.hwmA_B_per_entry = Math.round(ma.hwm / n);
+    f.hwmB_B_per_entry = Math.round(mb.hwm / n);
+    const udpA1 = udpCounters(r.pair.nsA);
+    const udpB1 = udpCounters(r.pair.nsB);
+    const delta = (x: Record<string, number>, y: Record<string, number>) => Object.fromEntries(Object.keys(y).map((k) => [k, (y[k] ?? 0) - (x[k] ?? 0)]));
+    f.udpA = delta(udpA0, udpA1);
+    f.udpB = delta(udpB0, udpB1);
+    Object.assign(f, netlinkFigures(r));
+    if (kind === 'ctsyncd') {
+      f.diagA = await ctsyncdDiag(r.a);
+      f.diagB = await ctsyncdDiag(r.b);
+    }
+    const d = diffAgainstPeer(r);
+    f.lost = d.lost;
+    f.stale = d.stale;
+    f.kernelA = d.kernelA;
+    // [ms since the first injection, fwB external count], at most ~40 points.
+    const pts = samples.map(([t, c]) => [Math.round(t - io.t0), c]);
+    f.progress = pts.length > 40 ? pts.filter((_, i) => i % Math.ceil(pts.length / 40) === 0 || i === pts.length - 1) : pts;
+    log(`${kind}: sync ${f.sync_ms} ms, external ${last}/${n}, lost ${d.lost}`);
+  } finally {
+    await r.close();
+  }
+  process.stdout.write(`${JSON.stringify(f)}\n`);
+  return 0;
+}
+
+main().then(
+  (c) => process.exit(c),
+  (e: unknown) => {
+    process.stderr.write(`burst: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(2);
+  },
+);
