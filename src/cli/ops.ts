@@ -7,6 +7,7 @@
  * new/invalid forwarded traffic with an nft table while committing, fail-open after a bound.
  */
 import { spawnSync } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { loadConfig } from '../config/load';
 import { controlJson } from '../control/client';
 
@@ -110,6 +111,15 @@ async function promote(a: OpsArgs, ask: (req: unknown, timeoutMs?: number) => Pr
     const r = nft(`delete table inet ${HOLD_TABLE}\n`);
     process.stdout.write(`promote: hold released (${why}) after ${ms(t0)} ms${r ? `: ${r}` : ''}\n`);
   };
+  // keepalived or an operator may stop us mid-commit: never leave the hold behind on a signal
+  // we can catch (SIGKILL cannot be caught: docs/operations.md says how to remove it by hand).
+  const onSignal = (sig: NodeJS.Signals) => {
+    release(`${sig} received`);
+    process.stdout.write(`promote: interrupted by ${sig}; the commit may still finish in the daemon\n`);
+    process.exit(128 + (osConstants.signals[sig] ?? 0));
+  };
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  for (const sig of signals) process.once(sig, onSignal);
   if (a.hold) {
     // Priority -300 on forward: before the firewall's own rules. conntrack has already run in
     // prerouting, so unconfirmed entries created by mid-stream packets are dropped unconfirmed.
@@ -138,6 +148,7 @@ async function promote(a: OpsArgs, ask: (req: unknown, timeoutMs?: number) => Pr
   } finally {
     if (failOpen) clearTimeout(failOpen);
     release('commit finished');
+    for (const sig of signals) process.removeListener(sig, onSignal);
   }
   for (const [cmd, label] of [
     ['flush-external', 'external cache flushed'],
