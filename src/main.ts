@@ -69,7 +69,10 @@ export async function main(argv: string[]): Promise<number> {
   // conntrackd looks at every argument's letter: `ctsyncd -C FILE -v` prints the version too.
   if (argv.includes('-v')) return main(['-v']);
   if (argv.includes('-h')) return main(['-h']);
-  if (argv.some((a) => a.length >= 2 && a[0] === '-' && a[1] !== '-' && CLIENT_FLAGS.has(a[1]!))) {
+  // conntrackd-style options, unknown ones included, go to conntrackd's parser (cli/args.ts): an
+  // unknown option then prints conntrackd's usage and exits 1, as args.ts documents.
+  const conntrackdOption = (a: string) => a.length >= 2 && a[0] === '-' && a[1] !== '-' && (CLIENT_FLAGS.has(a[1]!) || (a !== '-C' && a !== '-d'));
+  if (argv.some(conntrackdOption)) {
     return (await import('./cli/client')).runClient(argv);
   }
   const daemonArgs = parseDaemonArgs(argv);

@@ -131,6 +131,10 @@ export class ControlHandlers {
         const s = e.stats;
         return formatQueueStats(s.txQueue + s.rsQueue, [
           { name: 'txqueue', current: s.txQueue, max: 2147483647, full: 0 },
+          // conntrackd always lists its error queue (used by the TCP transport only; default
+          // ErrorQueueLength 128). We have no TCP transport, so it stays empty, but `-s queue`
+          // keeps conntrackd's layout for scripts that parse it.
+          { name: 'errorq', current: 0, max: 128, full: 0 },
           { name: 'rsqueue', current: s.rsQueue, max: d.cfg.ftfw.resendQueueSize, full: s.mode.rsOverflow },
         ]);
       }
