@@ -121,6 +121,10 @@ export class MulticastChannel implements StatsChannel {
     return ch;
   }
 
+  get receiveBufferBytes(): number {
+    return this.stats.rcvBufBytes;
+  }
+
   send(datagram: Buffer): void {
     if (this.closed) return;
     try {

@@ -94,6 +94,11 @@ export class MultiLinkChannel implements Channel {
     return this.stats.current;
   }
 
+  /** The smallest link buffer: the sender may fail over to any link. */
+  get receiveBufferBytes(): number {
+    return Math.min(...this.links.map((l) => l.channel.rcvBufBytes));
+  }
+
   send(datagram: Buffer): void {
     if (this.closed) return;
     this.opts.links[this.stats.current]!.channel.send(datagram);

@@ -6,6 +6,11 @@
 export interface Channel {
   /** Largest datagram payload the engine may pass to send() (spec §1.1/§1.4: MTU − 28). */
   readonly maxPayload: number;
+  /**
+   * Effective receive buffer of the socket(s) in bytes, as getsockopt(SO_RCVBUF) reports it
+   * (optional). FTFW sizes its send window from it, taking ours as the estimate of the peer's.
+   */
+  readonly receiveBufferBytes?: number;
   /** Fire-and-forget. Errors are counted in stats and logged rate-limited, never thrown. */
   send(datagram: Buffer): void;
   /** Registers the receive handler; `from` is the sender's address (without port). */

@@ -115,6 +115,10 @@ export class UdpChannel implements StatsChannel {
     return ch;
   }
 
+  get receiveBufferBytes(): number {
+    return this.stats.rcvBufBytes;
+  }
+
   send(datagram: Buffer): void {
     if (this.closed) return;
     for (const p of this.peers) {

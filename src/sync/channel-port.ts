@@ -7,6 +7,11 @@
 export interface Channel {
   /** Largest datagram payload we may send (spec §1.1/§1.4: MTU − 28). */
   readonly maxPayload: number;
+  /**
+   * Effective receive buffer of the socket(s) in bytes, as getsockopt(SO_RCVBUF) reports it
+   * (optional). FTFW sizes its send window from it, taking ours as the estimate of the peer's.
+   */
+  readonly receiveBufferBytes?: number;
   send(datagram: Buffer): void;
   onDatagram(cb: (datagram: Buffer, from: string) => void): void;
   close(): Promise<void>;

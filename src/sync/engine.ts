@@ -26,7 +26,7 @@ import { ENVELOPE_OVERHEAD } from './envelope/envelope';
 import type { Channel, EnvelopePort, Scheduler } from './channel-port';
 import { EngineStats } from './engine/stats';
 import { AlarmMode, type AlarmOptions } from './mode/alarm';
-import { FtfwMode, type FtfwOptions, TARGET_TRAILER } from './mode/ftfw';
+import { FtfwMode, type FtfwOptions, TARGET_TRAILER, windowForReceiveBuffer } from './mode/ftfw';
 import { NotrackMode, type NotrackOptions } from './mode/notrack';
 import type { ModeStats, PeerStats } from './mode/stats';
 import type { ModeHost, SyncMode, SyncObject } from './mode/types';
@@ -153,8 +153,12 @@ export class SyncEngine {
       readyChanged: () => this.checkReady(),
     };
     if (opts.mode === 'ftfw') {
+      const ftfw: Partial<FtfwOptions> = { ...opts.ftfw };
+      // Flow control sized to the receive buffer (ours stands for the peer's), unless given.
+      const rb = opts.channel.receiveBufferBytes ?? 0;
+      if (ftfw.maxInFlight === undefined && rb > 0) ftfw.maxInFlight = windowForReceiveBuffer(rb, opts.channel.maxPayload - overhead);
       this.mode = new FtfwMode(this.clock, host, {
-        ...opts.ftfw,
+        ...ftfw,
         perSender: this.perSender,
         nodeId: opts.nodeId ?? 0,
       });

@@ -109,6 +109,20 @@ export const DEFAULT_FTFW_OPTIONS: Readonly<FtfwOptions> = Object.freeze({
   windowStallMs: 1500,
 });
 
+/**
+ * maxInFlight for a peer whose socket accepts `rcvBufBytes` (the getsockopt(SO_RCVBUF) figure:
+ * the kernel's limit on the truesize of queued datagrams). The engine passes our own buffer as
+ * the estimate of the peer's (same config, same rmem_max). Half of it, at a conservative 4 KiB
+ * of truesize per full datagram (≈2.3 KiB measured on veth) and 128 bytes per message
+ * (plain TCP flows take ≈85), within [256, 16384]: 208 KiB → 286 (then 2 × ackWindow = 600),
+ * 8 MiB → 11264 messages.
+ */
+export function windowForReceiveBuffer(rcvBufBytes: number, maxPayload: number): number {
+  const datagrams = Math.floor(rcvBufBytes / 2 / 4096);
+  const perDatagram = Math.max(1, Math.floor(maxPayload / 128));
+  return Math.max(256, Math.min(16384, datagrams * perDatagram));
+}
+
 const HelloState = { INIT: 0, SAY: 1, DONE: 2 } as const;
 type HelloState = (typeof HelloState)[keyof typeof HelloState];
 
