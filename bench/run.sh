@@ -6,6 +6,7 @@
 #
 # quick: 10k bursts (plain + SNAT/DNAT, commit, resync) and 5k/20k events/s for 10 s (minutes);
 # full: 10k/100k/250k bursts and 5k/20k/50k events/s for 30 s (< 1 h).
+# --sched: both daemons SCHED_RR 99 (default, conntrackd's own) or SCHED_OTHER; see bench/sync/README.md.
 # Needs root (network namespaces). Never part of CI. Results: see bench/RESULTS.md.
 # Everything lives in namespaces named bn-<runid>*, deleted at the end, on failure and on Ctrl-C.
 set -euo pipefail

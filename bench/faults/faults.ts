@@ -167,7 +167,7 @@ export async function partition(o: RigOptions, n: number, log: Log): Promise<Fig
 
 async function main(): Promise<number> {
   const flags = parseFlags(process.argv.slice(2));
-  const sched = (flags.get('sched') ?? 'other') as SchedMode;
+  const sched = (flags.get('sched') ?? 'rr99') as SchedMode;
   const quick = flags.has('quick');
   const only = new Set((flags.get('only') ?? 'loss,restart,overrun,tablefull,partition').split(','));
   const id = runId();

@@ -5,6 +5,7 @@
 #   bash bench/faults/run.sh [--quick] [--daemons conntrackd,ctsyncd] [--sched other|rr99]
 #                            [--only loss,restart,overrun,tablefull,partition] [--out FILE.md]
 #
+# --sched: both daemons SCHED_RR 99 (default, conntrackd's own) or SCHED_OTHER; see bench/sync/README.md.
 # Needs root. Never part of CI. Namespaces bn-<runid>*, deleted at the end, on failure and Ctrl-C.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

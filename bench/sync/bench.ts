@@ -28,7 +28,7 @@ async function main(): Promise<number> {
   const flags = parseFlags(process.argv.slice(2));
   const mode = flags.has('full') ? 'full' : 'quick';
   const plan = mode === 'full' ? FULL : QUICK;
-  const sched = (flags.get('sched') ?? 'other') as SchedMode;
+  const sched = (flags.get('sched') ?? 'rr99') as SchedMode;
   if (sched !== 'other' && sched !== 'rr99') throw new Error('--sched other|rr99');
   const only = new Set((flags.get('only') ?? 'burst,nat,steady').split(','));
   const id = runId();

@@ -97,9 +97,11 @@ export type Side = 'a' | 'b';
 
 /**
  * How both daemons are scheduled. conntrackd 1.4.7 switches itself to SCHED_RR 99 at startup
- * (observed with chrt -p); the harness overrides every thread of whichever daemon runs, right
- * after it answers `-s`, so both run alike: 'other' (default, SCHED_OTHER nice 0: kind to the
- * shared 2-core machine) or 'rr99' (chrt -a -r -p 99, like conntrackd's production default).
+ * (observed with chrt -p); the harness sets every thread of whichever daemon runs, right after
+ * it answers `-s`, so both run alike: 'rr99' (default: chrt -a -r -p 99, conntrackd's own
+ * default, and the only mode where results on a busy shared machine are repeatable) or 'other'
+ * (chrt -a -o -p 0: SCHED_OTHER, where conntrackd overruns its netlink buffer under load and
+ * its sync times become bimodal, ~0.5 s or ~32 s).
  */
 export type SchedMode = 'other' | 'rr99';
 
