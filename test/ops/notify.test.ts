@@ -80,7 +80,8 @@ t.test('sd_notify from the running daemon', async (t) => {
     a.proc = d.p; // the lab stops it by PID on teardown
     t.teardown(() => killIfAlive(d.p.pid));
     t.ok(await waitFor(() => l.notes.some((n) => has(n, 'READY=1')), 20_000, 20), `READY=1 arrives (${d.out().slice(0, 300)})`);
-    const first = l.notes[0]!;
+    const first = l.notes[0];
+    if (!first) return; // the READY=1 assertion above failed; nothing else to check
     t.ok(has(first, 'READY=1'), `the first datagram is READY=1: ${JSON.stringify(first.text)}`);
     t.ok(first.ctl && first.readyFile, 'when READY=1 arrives the control socket and the readiness file exist');
     t.match(first.text, /^STATUS=ftfw (ready|syncing); internal \d+, external \d+; tx \d+, rsqueue \d+$/m, 'READY=1 carries a STATUS line');
@@ -93,16 +94,15 @@ t.test('sd_notify from the running daemon', async (t) => {
       'STATUS= lines follow (every second)',
     );
     const statuses = l.notes.filter((n) => /^STATUS=/m.test(n.text) && !has(n, 'READY=1'));
-    t.match(statuses[statuses.length - 1]!.text, /^STATUS=ftfw ready; internal \d+/, 'STATUS says ready once the peer synced');
+    t.match(statuses[statuses.length - 1]?.text ?? '', /^STATUS=ftfw ready; internal \d+/, 'STATUS says ready once the peer synced');
     const pings = l.notes.filter((n) => n.text === 'WATCHDOG=1');
     t.ok(pings.length >= 5, `WATCHDOG=1 pings arrive (${pings.length} so far)`);
-    if (pings.length >= 2) {
-      const gaps = pings.slice(1).map((p, i) => p.at - pings[i]!.at);
-      const mean = gaps.reduce((x, y) => x + y, 0) / gaps.length;
-      t.comment(`watchdog ping interval: mean ${mean.toFixed(0)} ms (WATCHDOG_USEC/2 = ${WATCHDOG_USEC / 2000} ms)`);
-      t.ok(mean > 100 && mean < 300, `pings every ~${WATCHDOG_USEC / 2000} ms (mean ${mean.toFixed(0)} ms)`);
-    }
-    t.ok(first.at <= pings[0]!.at, 'no watchdog ping before READY=1');
+    // the median, not the mean: on a loaded machine a late tick is skipped (watchdog.ts), not sent
+    const gaps = pings.slice(1).map((p, i) => p.at - pings[i]!.at).sort((x, y) => x - y);
+    const median = gaps[Math.floor(gaps.length / 2)] ?? -1;
+    t.comment(`watchdog ping interval: median ${median} ms over ${gaps.length} gaps (WATCHDOG_USEC/2 = ${WATCHDOG_USEC / 2000} ms)`);
+    t.ok(median >= 120 && median <= 250, `pings every ~${WATCHDOG_USEC / 2000} ms (median ${median} ms)`);
+    t.ok(pings.length > 0 && first.at <= pings[0]!.at, 'no watchdog ping before READY=1');
 
     // SIGHUP: RELOADING=1 … READY=1
     const nBefore = l.notes.length;
@@ -111,7 +111,7 @@ t.test('sd_notify from the running daemon', async (t) => {
     const reload = l.notes.slice(nBefore).find((n) => has(n, 'RELOADING=1'));
     t.ok(reload, 'RELOADING=1 on SIGHUP');
     t.match(reload?.text ?? '', /^MONOTONIC_USEC=\d+$/m, 'RELOADING=1 carries MONOTONIC_USEC');
-    const iRel = l.notes.indexOf(reload!);
+    const iRel = reload ? l.notes.indexOf(reload) : -1;
     const iReady = l.notes.findIndex((n, i) => i > nBefore && has(n, 'READY=1'));
     t.ok(iRel >= 0 && iRel < iReady, 'RELOADING=1 comes before the READY=1');
 
