@@ -104,5 +104,29 @@ t.test('three nodes with the authenticated envelope', async (t) => {
   t.ok(after.envelope!.unknownNode > before.unknownNode!, `counted as an unknown node (${after.envelope!.unknownNode})`);
   t.ok(after.engine.envelopeRejected! >= 2, 'engine counts the rejected datagrams');
   t.equal((await cacheRows(a, 'external')).length, 2 * (PER_NODE + 1), 'node1: external cache untouched by the intruders');
+
+  // node2 crashes; the others change state meanwhile; node2 restarts (new envelope counter, empty
+  // external cache) and gets both senders' state back through its start-up RESYNC
+  const b2 = nodes[1]!;
+  await b2.stop('SIGKILL');
+  a.conntrack('-I -s 10.91.0.1 -d 172.31.0.1 -p udp --sport 1 --dport 2 -t 600');
+  c.conntrack('-D -s 10.90.2.1');
+  await b2.start();
+  for (const n of nodes) {
+    let d = { missing: [] as string[], extra: [] as string[] };
+    const ok = await waitFor(
+      async () => {
+        const internals = await Promise.all(nodes.map((o) => cacheRows(o, 'internal')));
+        const want = internals.filter((_, i) => i !== n.index).flat();
+        d = keyDiff(want, await cacheRows(n, 'external'));
+        return d.missing.length === 0 && d.extra.length === 0;
+      },
+      20_000,
+      250,
+    );
+    t.ok(ok, `after node2's restart, node${n.index + 1} converged (missing ${d.missing.length}, extra ${d.extra.length})`);
+  }
+  const s1 = await stats(a);
+  t.equal(s1.envelope?.replay, 0, 'node1: the restarted sender was not mistaken for a replay');
   for (const n of nodes) t.equal(await n.stop(), 0, `node${n.index + 1} exits 0`);
 });
