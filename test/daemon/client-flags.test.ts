@@ -67,6 +67,16 @@ t.test('client flags on a running pair', async (t) => {
   t.match(b.client(['-s']).stdout, /cache internal|cache stats|internal/i, '-s prints statistics');
   t.equal(b.client(['-e']).stdout.split('\n').filter((l) => /src=10\.99/.test(l)).length, 3, '-e lists the flows');
   t.equal(b.client(['-i', 'expect']).code, 0, '-i expect with ExpectationSync off answers');
+
+  // SIGHUP: a new filter (ignore UDP) applies to later events; the caches stay
+  const fs = await import('node:fs');
+  fs.writeFileSync(a.confFile, a.conf.replace('Filter From Userspace {', 'Filter From Userspace {\n  Protocol Ignore { UDP }'));
+  process.kill(a.proc!.pid!, 'SIGHUP');
+  t.ok(await waitFor(() => /configuration reloaded/.test(a.log), 5000), 'A: reloaded on SIGHUP');
+  a.conntrack('-I -s 10.99.1.1 -d 172.31.1.1 -p udp --sport 5 --dport 6 -t 60');
+  a.conntrack('-I -s 10.99.1.2 -d 172.31.1.1 -p tcp --sport 5 --dport 6 --state ESTABLISHED -t 60 -u SEEN_REPLY,ASSURED');
+  t.ok(await waitFor(async () => (await cacheRows(b, 'external')).some((r) => (r.orig as { src: string }).src === '10.99.1.2'), 5000), 'after reload: TCP still synced');
+  t.notOk((await cacheRows(b, 'external')).some((r) => (r.orig as { src: string }).src === '10.99.1.1'), 'after reload: UDP filtered out');
   t.equal(await a.stop(), 0, 'A exits 0');
   t.equal(await b.stop(), 0, 'B exits 0');
 });
