@@ -50,6 +50,15 @@ t.test('peer restart in the middle of a burst: B converges without -n', async (t
   t.equal(st, 0, 'B answers -s');
   t.comment(`restart: B killed ${receivedBefore} ms into the burst; converged ${doneAt - restartedAt} ms after the restart (${doneAt - t0} ms after the burst started)`);
 
+  // B commits the 20k entries into its kernel
+  const c0 = Date.now();
+  const c = b.client(['-c']);
+  const commitMs = Date.now() - c0;
+  t.equal(c.code, 0, `B: -c of ${N} entries exits 0 in ${commitMs} ms ${c.stderr}`);
+  const count = Number(b.conntrack('-C')[0]);
+  t.ok(count >= N && count <= N + 4, `B kernel: every entry committed (${count} entries: ${N} + the sync link's own)`);
+  t.comment(`restart: commit of ${N} entries took ${commitMs} ms (client round trip)`);
+
   // A restarts too: it reloads its kernel table and B's external cache stays intact.
   t.equal(await a.stop(), 0, 'A exits 0');
   await a.start();
