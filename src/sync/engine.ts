@@ -153,7 +153,7 @@ export class SyncEngine {
       readyChanged: () => this.checkReady(),
     };
     if (opts.mode === 'ftfw') {
-      const ftfw: Partial<FtfwOptions> = { ...opts.ftfw };
+      const ftfw: Partial<FtfwOptions> = { repairStranded: true, ...opts.ftfw };
       // Flow control sized to the receive buffer (ours stands for the peer's), unless given.
       const rb = opts.channel.receiveBufferBytes ?? 0;
       if (ftfw.maxInFlight === undefined && rb > 0) ftfw.maxInFlight = windowForReceiveBuffer(rb, opts.channel.maxPayload - overhead);

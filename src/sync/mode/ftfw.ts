@@ -31,6 +31,9 @@
  *    Control messages (ACK/NACK/RESYNC/ALIVE) are never held back, so two nodes bulk-sending to
  *    each other cannot deadlock; a window that sees no ACK progress for `windowStallMs` is
  *    forced open (a peer that never ACKs, e.g. NOTRACK, gets conntrackd's behaviour, slowly).
+ *  - stranded entries (`repairStranded`): an ACK that starts after entries still in the resend
+ *    queue means their NACK (or ACK) was lost; they are re-sent at once instead of waiting
+ *    forever for a NACK that will not come (in conntrackd that change is lost).
  *
  * Timing defaults: ACK delay 30 ms, probes at 80/160/320 ms, ALIVE 1 s; so a lost tail is
  * NACKed ~80 ms + RTT after the burst, and data is acknowledged ~30 ms + RTT after it arrives.
@@ -85,6 +88,12 @@ export interface FtfwOptions {
   maxInFlight: number;
   /** A full window without ACK progress for this long is forced open (peer that never ACKs). */
   windowStallMs: number;
+  /**
+   * Re-send resend-queue entries an ACK skipped (their NACK was lost); false = conntrackd
+   * (they wait for a NACK that never comes). Not in per-sender mode (ACKs there are per peer).
+   * Default false here, true in SyncEngine (the daemon).
+   */
+  repairStranded: boolean;
 }
 
 export const DEFAULT_FTFW_OPTIONS: Readonly<FtfwOptions> = Object.freeze({
@@ -107,6 +116,8 @@ export const DEFAULT_FTFW_OPTIONS: Readonly<FtfwOptions> = Object.freeze({
   // terms (≈2.3 KiB per datagram on veth), so even a peer with kernel-default buffers keeps up.
   maxInFlight: 2048,
   windowStallMs: 1500,
+  // off in the bare mode (spec §4.2 behaviour, unit-tested as such); the engine turns it on
+  repairStranded: false,
 });
 
 /**
@@ -157,8 +168,8 @@ export class FtfwMode extends ModeBase implements SyncMode {
   private readonly window: number;
   private flowBase = 0;
   private flowBaseSet = false;
-  /** When the window became full (0 = not blocked): the stall valve's clock. */
-  private blockedSince = 0;
+  /** When the window became full (-1 = not blocked; 0 is a valid clock time): the stall valve's clock. */
+  private blockedSince = -1;
   /** Control items in the tx queue (they may overtake data held back by the window). */
   private ctlInTx = 0;
 
@@ -327,10 +338,10 @@ export class FtfwMode extends ModeBase implements SyncMode {
    */
   private windowFull(now: number): boolean {
     if (this.inFlight < this.window) {
-      this.blockedSince = 0;
+      this.blockedSince = -1;
       return false;
     }
-    if (this.blockedSince === 0) {
+    if (this.blockedSince === -1) {
       this.blockedSince = now;
       this.stats.windowFull++;
       return true;
@@ -347,7 +358,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
   private openWindow(): void {
     const last = this.lastSentSeq();
     if (last !== undefined) this.flowBase = (last + 1) >>> 0;
-    this.blockedSince = 0;
+    this.blockedSince = -1;
   }
 
   /** Data waits in the tx queue only while the window is full; control never waits. */
@@ -548,12 +559,15 @@ export class FtfwMode extends ModeBase implements SyncMode {
     }
     this.advanceWindow(to);
     const live = this.opts.perSender ? this.liveMask(now) : 0;
+    const repair = this.opts.repairStranded && !this.opts.perSender;
+    let stranded = 0;
     // spec §4.2: skip entries before `from` (kept), remove [from, to], stop after `to`.
     // Per-sender: mark the entry acknowledged by this peer; remove once all live peers did.
     let it = this.rs.head;
     while (it) {
       const next = this.rs.next(it);
       if (seqBefore(it.seq, from)) {
+        if (repair) stranded += this.repairStrandedItem(it);
         it = next;
         continue;
       }
@@ -569,6 +583,32 @@ export class FtfwMode extends ModeBase implements SyncMode {
       this.acked(it, now);
       it = next;
     }
+    if (stranded > 0) {
+      this.stats.strandedResends += stranded;
+      tr.stats.resends += stranded;
+      this.host.txPending();
+    }
+  }
+
+  /**
+   * An entry older than an ACK's `from` was neither acknowledged nor re-sent: the receiver
+   * ACKs contiguous windows and NACKs every gap before acknowledging past it, so the NACK
+   * (or the ACK) covering it was lost. conntrackd keeps such an entry until the resend queue
+   * overflows, i.e. the change is lost for good; we re-send it now (a duplicate, if only the
+   * ACK was lost, is harmless: the peer applies the current state again). A stranded RESYNC
+   * is dropped instead (re-sending it would trigger a second bulk; the retry timer re-asks if
+   * it is still unanswered). Returns 1 when the entry was queued again.
+   */
+  private repairStrandedItem(it: TxItem): number {
+    if (it.kind === 'ctl') {
+      if (it.flags & NET_F.RESYNC) {
+        this.rs.remove(it);
+        return 0;
+      }
+      this.ctlInTx++;
+    }
+    this.tx.push(it);
+    return 1;
   }
 
   /** An ACK up to `to` (of anything we really sent) moves the flow-control window. */
@@ -578,8 +618,8 @@ export class FtfwMode extends ModeBase implements SyncMode {
     const nb = (to + 1) >>> 0;
     if (!seqAfter(nb, this.flowBase)) return;
     this.flowBase = nb;
-    if (this.blockedSince !== 0) {
-      this.blockedSince = 0; // progress: the stall valve starts again if it fills up
+    if (this.blockedSince !== -1) {
+      this.blockedSince = -1; // progress: the stall valve starts again if it fills up
       if (this.tx.length > 0) this.host.txPending();
     }
   }
@@ -682,7 +722,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
     let t = earliest(this.aliveAt, this.probeAt);
     if (this.resyncWanted) t = earliest(t, this.resyncAt);
     for (const tr of this.trackers.values()) t = earliest(t, tr.ackAt);
-    if (this.blockedSince !== 0) t = earliest(t, this.blockedSince + this.opts.windowStallMs);
+    if (this.blockedSince !== -1) t = earliest(t, this.blockedSince + this.opts.windowStallMs);
     if (!this.isReady) t = earliest(t, this.readyCheckAt());
     return t === 0 ? Number.POSITIVE_INFINITY : t;
   }
@@ -726,7 +766,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
     }
     if (this.resyncWanted && this.resyncAt !== 0 && now >= this.resyncAt) this.sendResync();
     // Stall valve: the transmit pass forces the window open (windowFull).
-    if (this.blockedSince !== 0 && now >= this.blockedSince + this.opts.windowStallMs) this.host.txPending();
+    if (this.blockedSince !== -1 && now >= this.blockedSince + this.opts.windowStallMs) this.host.txPending();
     if (!this.isReady && now >= this.readyCheckAt()) {
       this.isReady = true;
       this.host.readyChanged?.();

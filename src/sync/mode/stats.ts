@@ -76,6 +76,8 @@ export class ModeStats {
   acked = 0;
   /** FTFW flow control (ours): transmit passes that stopped because the send window was full. */
   windowFull = 0;
+  /** Resend-queue entries re-sent because an ACK skipped them (lost NACK; FTFW, ours). */
+  strandedResends = 0;
   /** Times the window was forced open because no ACK came for windowStallMs (silent peer). */
   windowStalls = 0;
   /** RESYNC requests we made (incl. retries) and how many got answered. */
