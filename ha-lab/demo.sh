@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ha-lab demo: on a fresh Debian machine, as root. Installs what it needs, builds the project,
 # builds the lab, runs live TCP connections through fwA, kills fwA, lets fwB take over (VIPs +
-# commit of the replicated state), prints a short report and removes everything it created,
-# also when interrupted.
+# `ctsyncd promote`: commit of the replicated state under a traffic hold), prints a short report
+# and removes everything it created, also when interrupted (Ctrl-C, SIGTERM).
 #
 #   bash ha-lab/demo.sh [--conns N] [--idle N] [--active-active] [--keepalived] [--ipv6]
 #                       [--iptables] [--control] [--no-setup]
@@ -16,7 +16,8 @@
 #   --control      also run the negative control (synced but no commit), which must fail
 #   --no-setup     skip package installation and scripts/setup.sh
 #
-# SYNC_DAEMON=conntrackd (default) or ctsyncd picks the daemon on both firewalls.
+# SYNC_DAEMON=ctsyncd (default) or conntrackd (Debian's, the reference) picks the daemon on both
+# firewalls; SYNC_DAEMON_A / SYNC_DAEMON_B a mixed pair.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (it creates network namespaces)" >&2; exit 1; }
-export SYNC_DAEMON=${SYNC_DAEMON:-conntrackd}
+export SYNC_DAEMON=${SYNC_DAEMON:-ctsyncd}
 export HL_PREFIX=${HL_PREFIX:-hl}
 
 # Whatever happens from here on, the lab goes away (namespaces, processes by pid file, run dir).
@@ -72,7 +73,7 @@ if [ "$setup" = 1 ]; then
   fi
   echo "demo: building the project (scripts/setup.sh)"
   if ! (cd "$REPO" && bash scripts/setup.sh) >/tmp/ha-lab-setup.$$.log 2>&1; then
-    if [ "$SYNC_DAEMON" = ctsyncd ]; then
+    if [ "$SYNC_DAEMON" = ctsyncd ] || [ "${SYNC_DAEMON_A:-}" = ctsyncd ] || [ "${SYNC_DAEMON_B:-}" = ctsyncd ]; then
       tail -20 /tmp/ha-lab-setup.$$.log >&2; rm -f /tmp/ha-lab-setup.$$.log
       echo "demo: scripts/setup.sh failed; ctsyncd cannot run" >&2
       exit 1
@@ -89,17 +90,33 @@ report() {
     const r = JSON.parse(process.argv[1]);
     const v = (x, unit = "") => (x === null || x === undefined ? "n/a" : `${x}${unit}`);
     const lost = r.sent - r.echoed;
+    const st = r.primarySteps ?? {};
+    const primary = r.primaryWay === "promote"
+      ? `ctsyncd promote (exit ${v(r.primaryRc)}): hold ${v(st.hold, " ms")}, commit ${v(st.commit, " ms")}` +
+        ` (${v(st.committed)} entries), flush external ${v(st["flush-external"], " ms")},` +
+        ` resync ${v(st["resync-kernel"], " ms")}, bulk ${v(st.bulk, " ms")}; total ${v(st.promote, " ms")}`
+      : r.primaryWay === "flags"
+        ? `client flags (exit ${v(r.primaryRc)}): -c ${v(st.commit, " ms")}, -f ${v(st["flush-internal"] ?? st["flush-all"], " ms")},` +
+          ` -R ${v(st["resync-kernel"], " ms")}, -B ${v(st.bulk, " ms")} (each a client process)`
+        : "none";
+    const lag = r.daemonLag;
+    const daemonLag = lag
+      ? `\n                      ctsyncd on fwA (event -> ACK from fwB): mean ${lag.meanMs} ms, p50 <= ${v(lag.p50LeMs, " ms")},` +
+        ` p99 <= ${v(lag.p99LeMs, " ms")} over ${lag.count} updates; oldest unacked now ${v(r.fwAOldestUnackedMs, " ms")}`
+      : "";
     const lines = [
-      `  sync daemon:        ${v(r.daemon)} (${r.mode}), firewall ${r.firewall}, ${r.ipv6 ? "IPv6" : "IPv4"}, failover by ${r.driver}${r.activeActive ? ", active/active" : ""}`,
+      `  sync daemon:        ${r.daemonA && r.daemonA !== r.daemon ? `fwA ${r.daemonA}, fwB ` : ""}${v(r.daemon)} (${r.mode}), firewall ${r.firewall}, ${r.ipv6 ? "IPv6" : "IPv4"}, failover by ${r.driver}${r.activeActive ? ", active/active" : ""}`,
       `  connections:        ${r.connected} established, ${r.survived} survived on the same socket` +
         ` (${r.resets} reset, ${r.stalled} stalled, ${lost} messages unanswered)`,
       `  outage gap:         max ${v(r.outageMaxMs, " ms")}, median ${v(r.outageP50Ms, " ms")}` +
         " (per surviving connection: last echo before the failure to first echo after)" +
         (r.survived < r.connected ? `\n                      ${r.connected - r.survived} connections never recovered` : ""),
-      `  sync lag seen:      ${v(r.syncLagMs, " ms")} (all connections up -> all in fwB external cache)`,
-      `  entries committed:  ${v(r.committedEntries)} in fwB kernel table (external cache held ${v(r.externalEntries)})`,
+      `  sync lag seen:      ${v(r.syncLagMs, " ms")} (all connections up -> all in fwB external cache, polled)` + daemonLag,
+      `  entries committed:  ${v(r.committedEntries)} in fwB kernel table (external cache held ${v(r.externalEntries)})` +
+        (r.daemonCommit ? `; daemon: ${r.daemonCommit.committed} committed, ${r.daemonCommit.failed} failed in ${r.daemonCommit.durationMs} ms` : ""),
       ...(r.idleFlows ? [`  idle flows:         ${r.idleFlows} loaded in fwA in ${v(r.idleLoadMs, " ms")}, in fwB external cache after ${v(r.idleSyncMs, " ms")}; fwB kernel total ${v(r.fwBKernelEntries)}`] : []),
       `  commit time:        ${v(r.commitMs, " ms")} (fwA down -> fwB promoted: ${v(r.promoteMs, " ms")})`,
+      `  primary branch:     ${primary}`,
       `  verdict:            ${r.pass ? "PASS: every connection survived" : "FAIL: connections were lost"}`,
     ];
     console.log(lines.join("\n"));

@@ -190,7 +190,7 @@ links down A
 [ "$driver" = keepalived ] && keepalived_ctl stop A
 log "fwA is down"
 
-commit_ms=null promote_ms=null primary_rc=null primary_way=null
+commit_ms=null promote_ms=null primary_rc=null primary_way=null primary_wall_ms=null
 done_f=$HL_RUN/fwB/notify-primary.done
 if [ "$driver" = script ]; then
   vip add B
@@ -212,6 +212,7 @@ if [ -s "$done_f" ]; then
   commit_ms=$(sed -nE 's/.*commit_ms=([0-9]+).*/\1/p' "$done_f")
   primary_rc=$(sed -nE 's/.* rc=([0-9]+).*/\1/p' "$done_f")
   primary_way=$(sed -nE 's/.* way=([a-z]+).*/\1/p' "$done_f")
+  primary_wall_ms=$(sed -nE 's/.*total_ms=([0-9]+).*/\1/p' "$done_f")
 fi
 log "fwB promoted in ${promote_ms} ms (${primary_way:-no} primary branch, rc ${primary_rc}, commit ${commit_ms:-null} ms)"
 # Tell the clients the promotion is over: they keep going long enough to see recovery (traffic.js).
@@ -244,7 +245,7 @@ result=$(node -e '
     survivedOutageMs: { max: outs.at(-1) ?? null, p50: outs.length ? outs[Math.floor(outs.length / 2)] : null },
   };
   const [daemon, daemonA, mode, driver, fw, ipv6, lag, ext, committed, commitMs, promoteMs,
-    idle, idleLoadMs, idleSyncMs, committedTotal, runDir, primaryRc, primaryWay] = process.argv.slice(2);
+    idle, idleLoadMs, idleSyncMs, committedTotal, runDir, primaryRc, primaryWay, primaryWallMs] = process.argv.slice(2);
   const n = (v) => (v === "null" || v === "" ? null : Number(v));
   const fs = require("fs");
   const readJson = (f) => { try { return JSON.parse(fs.readFileSync(`${runDir}/${f}`, "utf8")); } catch { return null; } };
@@ -286,6 +287,7 @@ result=$(node -e '
     commitMs: n(commitMs), promoteMs: n(promoteMs),
     idleFlows: n(idle), idleLoadMs: n(idleLoadMs), idleSyncMs: n(idleSyncMs), fwBKernelEntries: n(committedTotal),
     primaryWay: primaryWay === "null" ? null : primaryWay, primaryRc: n(primaryRc), primarySteps,
+    primaryWallMs: n(primaryWallMs),
     daemonLag, fwAOldestUnackedMs: stA ? Math.round(stA.oldestUnackedMs) : null,
     daemonCommit: stB?.lastCommit ? { committed: stB.lastCommit.committed, failed: stB.lastCommit.failed,
       durationMs: Math.round(stB.lastCommit.durationMs * 10) / 10 } : null,
@@ -294,7 +296,7 @@ result=$(node -e '
   process.stdout.write(JSON.stringify(out));
 ' "$(IFS=,; echo "${reports[*]}")" "$(fw_daemon B)" "$(fw_daemon A)" "$mode" "$driver" "$HL_FW" "$ipv6" "$sync_lag_ms" \
   "$ext_entries" "$committed" "$commit_ms" "$promote_ms" "$idle" "$idle_load_ms" "$idle_sync_ms" \
-  "$committed_total" "$HL_RUN" "$primary_rc" "$primary_way")
+  "$committed_total" "$HL_RUN" "$primary_rc" "$primary_way" "$primary_wall_ms")
 [ -n "$report" ] && cat "${reports[@]}" >"$report"
 echo "RESULT $result"
 if grep -q '"pass":true' <<<"$result"; then exit 0; else exit 1; fi

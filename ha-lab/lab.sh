@@ -2,7 +2,8 @@
 # ha-lab topology: two firewalls (fwA active, fwB backup) between a client and a server.
 #
 #   lab.sh up | down | status                      build / remove / show the lab (idempotent)
-#   lab.sh daemon start|stop|kill A|B              the sync daemon ($SYNC_DAEMON) on fwA / fwB
+#   lab.sh daemon start|spawn|stop|kill A|B        the sync daemon ($SYNC_DAEMON) on fwA / fwB
+#                                                  (spawn: do not wait for its control socket)
 #   lab.sh keepalived start|stop A|B               keepalived (VRRPv3) on fwA / fwB
 #   lab.sh vip add|del A|B [1|2]                   move a VIP set (with GARP / unsolicited NA)
 #   lab.sh links down|up A|B                       cut / restore all links of a firewall
@@ -309,14 +310,15 @@ lab_status() {
 
 # ---------------------------------------------------------------------------------------------
 
-daemon() { # start|stop|kill A|B
+daemon() { # start|spawn|stop|kill A|B  (spawn: start without waiting for the control socket)
   local op=$1 x=$2 d=$HL_RUN/fw$2 bin
   case "$op" in
-    start)
+    start|spawn)
       bin=$(sync_daemon_bin "$x")
       [ -x "$bin" ] || die "sync daemon $bin not found/executable"
       rm -f "$d/daemon.lock" "$d/daemon.ctl"
       start_bg "${FW_NS[$x]}" "$d/daemon.log" "$d/daemon.pid" "$bin" -C "$d/conntrackd.conf"
+      [ "$op" = spawn ] && return 0
       # Ready when the control socket answers (bounded: 15 s; a node client call alone can take
       # a few hundred ms on a loaded machine).
       local deadline=$(($(now_ms) + 15000))
@@ -330,7 +332,7 @@ daemon() { # start|stop|kill A|B
       ;;
     stop) kill_pidfile "$d/daemon.pid" TERM ;;
     kill) kill_pidfile "$d/daemon.pid" KILL ;;
-    *) die "daemon start|stop|kill A|B" ;;
+    *) die "daemon start|spawn|stop|kill A|B" ;;
   esac
 }
 
@@ -415,12 +417,12 @@ vrrp_state() {
   echo "${st:-none}"
 }
 
-# Throttle what firewall $1 sends on the sync link (token bucket, queue of up to 10 s: nothing is
+# Throttle what firewall $1 sends on the sync link (token bucket, queue of up to 30 s: nothing is
 # dropped, it only arrives later), so a bulk sync takes a known while; "off" removes it.
 sync_rate() { # A|B RATE|off
   local ns=${FW_NS[$1]}
   nsx "$ns" tc qdisc del dev sync0 root 2>/dev/null || true
-  [ "$2" = off ] || nsx "$ns" tc qdisc add dev sync0 root tbf rate "$2" burst 4kb latency 10s
+  [ "$2" = off ] || nsx "$ns" tc qdisc add dev sync0 root tbf rate "$2" burst 4kb latency 30s
 }
 
 main() {
