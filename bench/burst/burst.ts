@@ -17,7 +17,8 @@
  *    ctsyncd; hwm*_MiB is printed too);
  *  - loss diagnostics: UDP receive-buffer drops on fwB (nstat UdpRcvbufErrors), send-buffer
  *    errors on fwA, netlink overruns on fwA, and (ctsyncd) the FTFW counters of both sides.
- * `--prof=DIR`: ctsyncd runs with `node --cpu-prof --cpu-prof-dir DIR` (written on SIGTERM).
+ * `--prof=DIR`: ctsyncd runs with `node --cpu-prof --cpu-prof-dir DIR` (written on SIGTERM);
+ * `--node-flags='--max-semi-space-size=32'`: extra node/V8 flags for ctsyncd (experiments).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
@@ -35,14 +36,15 @@ const POLL_MS = 20;
 /** A bench Daemon whose ctsyncd runs under `node --cpu-prof` (profile written at SIGTERM). */
 class ProfDaemon extends Daemon {
   profDir = '';
+  nodeFlags: string[] = [];
   override async start(timeoutMs = 15_000): Promise<void> {
-    if (!this.profDir || this.kind !== 'ctsyncd') return super.start(timeoutMs);
+    if ((!this.profDir && this.nodeFlags.length === 0) || this.kind !== 'ctsyncd') return super.start(timeoutMs);
     const fd = openSync(join(this.dir, 'daemon-prof.log'), 'w');
-    const child = spawn(
-      'ip',
-      ['netns', 'exec', this.ns, process.execPath, '--cpu-prof', '--cpu-prof-dir', this.profDir, '--cpu-prof-name', `${this.side}.cpuprofile`, join(REPO, 'bin', 'ctsyncd'), '-C', this.conf],
-      { stdio: ['ignore', fd, fd], env: childEnv() },
-    );
+    const prof = this.profDir ? ['--cpu-prof', '--cpu-prof-dir', this.profDir, '--cpu-prof-name', `${this.side}.cpuprofile`] : [];
+    const child = spawn('ip', ['netns', 'exec', this.ns, process.execPath, ...prof, ...this.nodeFlags, join(REPO, 'bin', 'ctsyncd'), '-C', this.conf], {
+      stdio: ['ignore', fd, fd],
+      env: childEnv(),
+    });
     closeSync(fd);
     this.pid = child.pid ?? 0;
     liveDaemons.add(this);
@@ -130,6 +132,7 @@ async function main(): Promise<number> {
       mkdirSync(prof, { recursive: true });
       d.profDir = resolve(prof);
     }
+    d.nodeFlags = (flags.get('node-flags') ?? '').split(/\s+/).filter(Boolean);
     return d;
   };
   (r as unknown as { a: Daemon }).a = mk('a');
