@@ -21,22 +21,16 @@ export async function runDaemon(args: DaemonArgs): Promise<number> {
   }
   if (args.detach) return detach(args, cfg);
 
-  const log = createLogger({ level: cfg.general.logLevel, base: { node: cfg.nodeName } });
-  for (const w of warnings) log.warn({ file: args.configFile, line: w.line }, w.message);
-  const daemon = new Daemon(cfg, args.configFile, log);
+  let destination: ReturnType<typeof logFileSink>;
   try {
-    await daemon.start();
+    destination = logFileSink(cfg);
   } catch (err) {
-    log.fatal({ err }, 'start-up failed');
-    await startupFailed(`ctsyncd: start-up failed: ${(err as Error).message}`);
+    await startupFailed(`ctsyncd: cannot open log file ${cfg.general.logFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     return 1;
   }
-  await startupDone();
-
-  const onStop = (sig: string) => () => void daemon.stop(sig);
-  process.on('SIGTERM', onStop('SIGTERM'));
-  process.on('SIGINT', onStop('SIGINT'));
-  process.on('SIGHUP', () => {
+  const log = createLogger({ level: cfg.general.logLevel, base: { node: cfg.nodeName }, destination });
+  const daemon = new Daemon(cfg, args.configFile, log);
+  const reload = () => {
     try {
       const next = loadConfig(args.configFile).config;
       daemon.reload(next).catch((err: unknown) =>
@@ -45,7 +39,36 @@ export async function runDaemon(args: DaemonArgs): Promise<number> {
     } catch (err) {
       log.error({ err: (err as Error).message }, 'reload refused: the configuration is invalid; keeping the running one');
     }
+  };
+  // Signals are handled from here on, also during start-up (the kernel dump and the first sync
+  // can take seconds on a big table): SIGHUP's default action would kill the daemon, and a
+  // SIGTERM would leave the lock behind. During start-up both wait until it has finished.
+  let started = false;
+  let stopAfterStart: string | undefined;
+  let reloadAfterStart = false;
+  const onStop = (sig: string) => () => {
+    if (started) void daemon.stop(sig);
+    else stopAfterStart ??= sig;
+  };
+  process.on('SIGTERM', onStop('SIGTERM'));
+  process.on('SIGINT', onStop('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (started) return reload();
+    reloadAfterStart = true;
+    log.info({}, 'SIGHUP during start-up: the configuration is re-read once start-up has finished');
   });
+  for (const w of warnings) log.warn({ file: args.configFile, line: w.line }, w.message);
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    await startupFailed(`ctsyncd: start-up failed: ${(err as Error).message}`);
+    return 1;
+  }
+  started = true;
+  await startupDone();
+  if (stopAfterStart) void daemon.stop(`${stopAfterStart} during start-up`);
+  else if (reloadAfterStart) reload();
   // A bug in a callback must not take the firewall's state sync down: log it, count it, go on.
   let uncaught = 0;
   process.on('uncaughtException', (err) => {
@@ -53,6 +76,28 @@ export async function runDaemon(args: DaemonArgs): Promise<number> {
     log.error({ err, uncaught }, 'uncaught exception (bug); continuing');
   });
   return daemon.stopped;
+}
+
+/**
+ * `LogFile` (conntrackd: General/Stats LogFile): log lines are appended to it; without it they go
+ * to stdout (the journal under systemd). A `-d` child needs nothing here: its stdout already is
+ * the log file (CTSYNCD_DETACHED is set by detach()). Appends are synchronous writes to an
+ * O_APPEND fd: the volume is small (rate-limited) and nothing is lost when the process dies, and
+ * logrotate's copytruncate works.
+ */
+function logFileSink(cfg: DaemonConfig): { write(line: string): unknown } | undefined {
+  const file = cfg.general.logFile;
+  if (!file || process.env.CTSYNCD_DETACHED === '1') return undefined;
+  const fd = fs.openSync(file, 'a', 0o640);
+  return {
+    write: (line: string) => {
+      try {
+        fs.writeSync(fd, line);
+      } catch {
+        // a full disk must not stop the sync
+      }
+    },
+  };
 }
 
 /**
@@ -85,6 +130,7 @@ async function detach(args: DaemonArgs, cfg: DaemonConfig): Promise<number> {
   const child = spawn(process.execPath, [process.argv[1]!, '-C', args.configFile], {
     detached: true,
     stdio: ['ignore', out, out, 'ipc'],
+    env: { ...process.env, CTSYNCD_DETACHED: '1' },
   });
   let exited: number | null = null;
   let reason = '';

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import t from 'tap';
 import { ROOT, SyncLab, sleep, waitFor } from '../helpers/sync-lab';
-import { killIfAlive, launch } from './fixtures/ops';
+import { killIfAlive, launch, within } from './fixtures/ops';
 
 interface Note {
   text: string;
@@ -117,7 +117,7 @@ t.test('sd_notify from the running daemon', async (t) => {
 
     // SIGTERM: STOPPING=1
     process.kill(d.p.pid!, 'SIGTERM');
-    t.equal(await Promise.race([d.exit, sleep(10_000).then(() => 'timeout')]), 0, 'SIGTERM: exit 0');
+    t.equal(await within(d.exit, 10_000), 0, 'SIGTERM: exit 0');
     await sleep(300); // the listener prints what it got
     const stopping = l.notes.findIndex((n) => has(n, 'STOPPING=1'));
     t.ok(stopping >= 0, 'STOPPING=1 on SIGTERM');
@@ -135,7 +135,7 @@ t.test('sd_notify from the running daemon', async (t) => {
     await a.waitSocket();
     await sleep(1500); // several STATUS and WATCHDOG periods
     process.kill(d.p.pid!, 'SIGTERM');
-    t.equal(await Promise.race([d.exit, sleep(10_000).then(() => 'timeout')]), 0, 'SIGTERM: exit 0');
+    t.equal(await within(d.exit, 10_000), 0, 'SIGTERM: exit 0');
     await sleep(300);
     t.same(
       l.notes.slice(n0).map((n) => n.text),
