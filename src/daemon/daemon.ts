@@ -79,6 +79,14 @@ export class Daemon {
         'systemd notifications are off (Systemd off in the config) but NOTIFY_SOCKET is set: a Type=notify unit will time out waiting for READY=1',
       );
     }
+    if (cfg.disableExternalCache || cfg.disableInternalCache) {
+      // parsed and validated (src/config) but the engine has no such path yet: say so rather
+      // than let an active/active pair believe the peer's states go straight into the kernel
+      this.log.warn(
+        { disableExternalCache: cfg.disableExternalCache, disableInternalCache: cfg.disableInternalCache },
+        'DisableExternalCache/DisableInternalCache are not implemented yet and are ignored: both caches are used',
+      );
+    }
     this.lock.acquire();
     try {
       await this.startComponents(cfg);
