@@ -94,7 +94,8 @@ report() {
     const primary = r.primaryWay === "promote"
       ? `ctsyncd promote (exit ${v(r.primaryRc)}): hold ${v(st.hold, " ms")}, commit ${v(st.commit, " ms")}` +
         ` (${v(st.committed)} entries), flush external ${v(st["flush-external"], " ms")},` +
-        ` resync ${v(st["resync-kernel"], " ms")}, bulk ${v(st.bulk, " ms")}; total ${v(st.promote, " ms")}`
+        ` resync ${v(st["resync-kernel"], " ms")}, bulk ${v(st.bulk, " ms")}; total ${v(st.promote, " ms")}` +
+        ` (${v(r.primaryWallMs, " ms")} wall with the client start-up)`
       : r.primaryWay === "flags"
         ? `client flags (exit ${v(r.primaryRc)}): -c ${v(st.commit, " ms")}, -f ${v(st["flush-internal"] ?? st["flush-all"], " ms")},` +
           ` -R ${v(st["resync-kernel"], " ms")}, -B ${v(st.bulk, " ms")} (each a client process)`

@@ -103,8 +103,9 @@ if [ "$driver" = keepalived ]; then
   # until its first sync from fwA is complete (track_file on its readiness file).
   wait_for '[ "$(vrrp_state B)" = BACKUP ]' 15 || die "keepalived on fwB did not become BACKUP ($(vrrp_state B))"
   [ "$(vip_count B)" = 0 ] || die "fwB holds VIPs while fwA is master"
-elif [ "$mode" != nosync ]; then
-  # Scripted: fwB runs the backup branch of the notify hook, as keepalived's notify_backup would.
+elif [ "$mode" = sync ]; then
+  # Scripted: fwB runs the backup branch of the notify hook, as keepalived's notify_backup would
+  # (not for the negative controls: it only costs time there).
   nsx "$NS_FWB" "$HERE/keepalived/notify.sh" "$HL_RUN/fwB" backup
 fi
 
@@ -173,8 +174,9 @@ fi
 # lag on fwA (the sender): its lag histogram and the age of its oldest unacknowledged message.
 t=$(now_ms)
 if [ "$mode" != nosync ] && [ "$(fw_daemon A)" = ctsyncd ]; then
-  dsub A stats --json >"$HL_RUN/fwA-stats.json" 2>/dev/null || true
-  dsub A status --json >"$HL_RUN/fwA-status.json" 2>/dev/null || true
+  dsub A stats --json >"$HL_RUN/fwA-stats.json" 2>/dev/null &
+  dsub A status --json >"$HL_RUN/fwA-status.json" 2>/dev/null &
+  wait
 fi
 left=$((1000 - ($(now_ms) - t)))
 [ "$left" -gt 0 ] && sleep "$(printf '0.%03d' "$left")"

@@ -319,11 +319,15 @@ daemon() { # start|spawn|stop|kill A|B  (spawn: start without waiting for the co
       rm -f "$d/daemon.lock" "$d/daemon.ctl"
       start_bg "${FW_NS[$x]}" "$d/daemon.log" "$d/daemon.pid" "$bin" -C "$d/conntrackd.conf"
       [ "$op" = spawn ] && return 0
-      # Ready when the control socket answers (bounded: 15 s; a node client call alone can take
-      # a few hundred ms on a loaded machine).
+      rm -f "$d/daemon.ctl.ready"
+      # Ready when the control socket answers (bounded: 15 s). ctsyncd writes its readiness file
+      # (<UNIX Path>.ready, "1" or "0") once the control socket listens: checking for it costs
+      # nothing, where a client call is a node process (0.3 to 2 s on a loaded machine).
       local deadline=$(($(now_ms) + 15000))
       while [ "$(now_ms)" -lt "$deadline" ]; do
-        if dctl "$x" -s >/dev/null 2>&1; then return 0; fi
+        if [ "$(fw_daemon "$x")" = ctsyncd ]; then
+          if [ -s "$d/daemon.ctl.ready" ] && [ -S "$d/daemon.ctl" ]; then return 0; fi
+        elif dctl "$x" -s >/dev/null 2>&1; then return 0; fi
         kill -0 "$(cat "$d/daemon.pid")" 2>/dev/null || break
         sleep 0.1
       done

@@ -1,6 +1,6 @@
 // ha-lab topology (issue 6): lab.sh up/down/status are idempotent, build what the README says
 // (VIPs, no route back from the server, drop policies, tcp_loose=0) and leave nothing behind.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -79,4 +79,30 @@ t.test('iptables variant installs the same policy; conntrackd has no readiness t
   t.match(rules, /-A FORWARD -m conntrack --ctstate INVALID -j DROP/);
   t.match(inNs('fwB', 'iptables', '-t', 'nat', '-S').out, /SNAT --to-source 10\.77\.2\.1/);
   t.equal(lab('down').code, 0);
+});
+
+t.test('demo.sh interrupted by SIGTERM mid-run leaves nothing behind', async (t) => {
+  const demo = spawn('bash', [path.resolve(__dirname, '../../ha-lab/demo.sh'), '--no-setup', '--conns', '20'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  demo.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  demo.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => demo.on('close', (code) => resolve(code)));
+  // Interrupt once the connections run through fwA (daemons, traffic tool, everything started).
+  const end = Date.now() + 60_000;
+  while (Date.now() < end && !/established through fwA/.test(out)) await new Promise((r) => setTimeout(r, 100));
+  t.match(out, /established through fwA/, 'the demo got as far as live connections');
+  demo.kill('SIGTERM');
+  t.equal(await exited, 130, 'demo exits 130 on SIGTERM');
+  t.match(out, /interrupted, cleaning up/);
+  t.same(ourNamespaces(), [], 'no namespace left');
+  t.notOk(fs.existsSync(`/run/${PREFIX}`), 'run dir removed');
+  const ps = sh('ps', ['-eo', 'args']).out.split('\n').filter((l) => l.includes(`/run/${PREFIX}/`) || l.includes(`${PREFIX}-`));
+  t.same(ps, [], 'no process of the lab left');
 });
