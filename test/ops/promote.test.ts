@@ -99,6 +99,11 @@ t.test('promote and demote on a pair', async (t) => {
   t.equal(stB.external, 0, "B's external cache flushed");
   t.equal(stB.internal, N, "B's internal cache resynced with its kernel");
   t.ok(await waitFor(async () => (await ask<Status>(a, { cmd: 'status' })).external === N, 30_000), "B's bulk reaches A's external cache");
+  const text = cli(b, ['status', '-C', b.confFile]);
+  t.equal(text.code, 0, 'ctsyncd status exits 0');
+  t.match(text.stdout, /mode ftfw, READY/, 'status text: mode and readiness');
+  t.match(text.stdout, new RegExp(`internal cache ${N}, external cache 0`), 'status text: cache sizes');
+  t.match(text.stdout, /peer \(conntrackd-compatible\): last message \d+ ms ago, gaps 0/, 'status text: the peer');
 
   // --- 2: fail-open: --hold-ms 1 releases before the commit ends
   const M = 5000;
@@ -117,6 +122,11 @@ t.test('promote and demote on a pair', async (t) => {
   const K = 100;
   await inject(a.ns, 'burst', { n: K, offset: N + M });
   t.ok(await waitFor(async () => (await ask<Status>(b, { cmd: 'status' })).external === K, 10_000), `B's external cache holds ${K} new`);
+  const cache = cli(b, ['cache', 'external', '--json', '-C', b.confFile]);
+  t.equal(cache.code, 0, 'ctsyncd cache external --json exits 0');
+  const rows = JSON.parse(cache.stdout) as { orig: { src: string; dst: string } }[];
+  t.equal(rows.length, K, `it lists the ${K} entries`);
+  t.ok(rows.every((r) => r.orig.dst === '10.200.0.1'), 'rows carry the original tuple');
   const p3 = await promote(b, ['--no-hold']);
   t.equal(p3.code, 0, `promote --no-hold exits 0:\n${p3.out}`);
   t.notOk(p3.sawHold, `--no-hold: the hold table never appeared (${p3.polls} polls)`);
