@@ -93,6 +93,7 @@ t.test('bad configurations: one clear stderr line, non-zero exit, nothing left b
       prepare: (d) => fs.writeFileSync(path.join(d, 'afile'), 'x'),
       says: /afile|ENOTDIR|control|socket/i,
     },
+    { name: 'log file cannot be opened', file: 'c.conf', text: (d, g) => relocate(g, d).replace('LogFile off', `LogFile ${d}/no/such/dir/ctsyncd.log`), says: /cannot open log file .*ENOENT/ },
     {
       name: 'detached (-d): start-up fails in the child',
       file: 'c.conf',

@@ -3,7 +3,7 @@
  * `-k` stops the daemon the same way; a second daemon on the same lock (or the same control
  * socket) refuses to start with a clear message and leaves the first one intact; a lock left by a
  * killed daemon (dead PID, stale socket file) is taken over; `-d` detaches and `-k` stops it;
- * SIGHUP with a broken config keeps the daemon running.
+ * SIGHUP with a broken config keeps the daemon running; LogFile is honoured in the foreground.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -125,4 +125,17 @@ t.test('lifecycle', async (t) => {
     '-d: the detached daemon is gone after -k',
   );
   t.same(files(a), [], '-d: files removed');
+
+  // LogFile in the foreground (systemd runs us so): the lines go to the file, not stdout
+  const logFile = path.join(a.dir, 'ctsyncd.log');
+  const confLog = path.join(a.dir, 'logfile.conf');
+  fs.writeFileSync(confLog, a.conf.replace('LogFile off', `LogFile ${logFile}`));
+  const fg = launch(a, confLog);
+  t.teardown(() => killIfAlive(fg.p.pid));
+  t.ok(await waitFor(() => a.client(['-s', 'cache']).code === 0, 20_000, 200), 'LogFile: the daemon answers');
+  process.kill(fg.p.pid!, 'SIGTERM');
+  t.equal(await fg.exit, 0, 'LogFile: SIGTERM exit 0');
+  const logged = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+  t.match(logged, /ctsyncd started[\s\S]*ctsyncd stopping/, 'LogFile: start and stop lines are in the file');
+  t.notMatch(fg.out(), /ctsyncd started/, 'LogFile: nothing on stdout');
 });
