@@ -4,17 +4,20 @@
  * the metrics port; the caches survive (A's internal and B's external counts unchanged), new
  * flows matching the new filter are no longer synced while others still are. An invalid file on
  * SIGHUP is refused with a log line and the daemon keeps running with the previous settings. A
-changed setting that needs a restart (here the netlink buffer size) is named in a warning.
+changed setting that needs a restart (here the netlink buffer size) is named in a warning. A
+metrics port taken by another process fails only the endpoint (logged), the next reload fixes it.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import t from 'tap';
 import { ask, inject } from '../daemon/fixtures/util';
 import { type LabNode, SyncLab, sleep, waitFor } from '../helpers/sync-lab';
-import { NsHttp, nativeWithMetrics } from './fixtures/ops';
+import { childEnv, killIfAlive, NsHttp, nativeWithMetrics } from './fixtures/ops';
 
 const N = 50;
 const PORT = 9472;
 const PORT2 = 9473;
+const PORT3 = 9474;
 
 interface Status {
   internal: number;
@@ -98,6 +101,27 @@ t.test('SIGHUP reload: filter, log level, metrics; caches survive; invalid file 
   t.ok(await waitFor(() => hasFlow(b, 'external', '10.99.0.10'), 5000), 'sync goes on after the refused reload');
   await sleep(200);
   t.notOk(await hasFlow(b, 'external', '10.88.0.6'), 'the previous (reloaded) filter is still in force');
+
+  // a metrics port already taken in the namespace: the rest applies, the failure is logged, the
+  // daemon runs on (it used to surface as an unhandled rejection, logged as a bug)
+  const squatter = spawn('ip', ['netns', 'exec', a.ns, process.execPath, '-e', `require('net').createServer().listen(${PORT3}, '${a.addr}', () => console.log('listening'))`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: childEnv(),
+  });
+  t.teardown(() => killIfAlive(squatter.pid));
+  t.ok(await new Promise((r) => squatter.stdout!.once('data', () => r(true))), `something else listens on ${PORT3}`);
+  cfg.metrics.port = PORT3;
+  fs.writeFileSync(a.confFile, JSON.stringify(cfg, null, 2));
+  at = a.log.length;
+  process.kill(a.proc!.pid!, 'SIGHUP');
+  t.ok(await waitFor(() => /reload incomplete: the metrics endpoint could not start/.test(a.log.slice(at)), 5000), 'a metrics port in use: "reload incomplete" logged');
+  t.notMatch(a.log.slice(at), /uncaught exception/, 'not as an uncaught exception');
+  t.equal(a.proc!.exitCode, null, 'the daemon is still running');
+  killIfAlive(squatter.pid);
+  cfg.metrics.port = PORT2;
+  fs.writeFileSync(a.confFile, JSON.stringify(cfg, null, 2));
+  process.kill(a.proc!.pid!, 'SIGHUP');
+  t.ok(await waitFor(async () => (await http.get(`http://${a.addr}:${PORT2}/healthz`)).status === 200, 5000), 'the next reload brings the endpoint back');
 
   // back to info through a valid reload
   cfg.general.logLevel = 'info';
