@@ -18,6 +18,7 @@
  *  - loss diagnostics: UDP receive-buffer drops on fwB (nstat UdpRcvbufErrors), send-buffer
  *    errors on fwA, netlink overruns on fwA, and (ctsyncd) the FTFW counters of both sides.
  * `--prof=DIR`: ctsyncd runs with `node --cpu-prof --cpu-prof-dir DIR` (written on SIGTERM);
+ * `--commit`: afterwards fwB commits (`-c`) and its kernel table is counted (commit_kernelB).
  * `--node-flags='--max-semi-space-size=32'`: extra node/V8 flags for ctsyncd (experiments).
  */
 import { spawn } from 'node:child_process';
@@ -28,6 +29,7 @@ import { CTL_REQ } from '../../src/control/protocol';
 import { installCleanup, parseFlags, runId } from '../sync/common';
 import { Daemon, type DaemonKind, liveDaemons, parseCacheCounts } from '../sync/daemon';
 import { childEnv, nowMs, nsRun, sleep } from '../sync/sh';
+import { kernelCount } from '../sync/topo';
 import { diffAgainstPeer, injectError, lastJson, netlinkFigures, Rig, round } from '../sync/workloads';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -212,6 +214,21 @@ async function main(): Promise<number> {
     const pts = samples.map(([t, c]) => [Math.round(t - io.t0), c]);
     f.progress = pts.length > 40 ? pts.filter((_, i) => i % Math.ceil(pts.length / 40) === 0 || i === pts.length - 1) : pts;
     log(`${kind}: sync ${f.sync_ms} ms, external ${last}/${n}, lost ${d.lost}`);
+    if (flags.has('commit') && r.b.alive()) {
+      // The failover step: fwB commits its external cache into its (empty) kernel table.
+      const tc = nowMs();
+      const c = r.b.client(['-c'], 120_000);
+      let kc = kernelCount(r.pair.nsB);
+      const end = nowMs() + 60_000;
+      while (kc < n && nowMs() < end) {
+        await sleep(100);
+        kc = kernelCount(r.pair.nsB);
+      }
+      f.commit_exit = c.code;
+      f.commit_ms = round(nowMs() - tc, 1);
+      f.commit_kernelB = kc;
+      log(`${kind}: commit → fwB kernel ${kc}/${n}`);
+    }
   } finally {
     await r.close();
   }
