@@ -2,8 +2,9 @@
  * Issue 5: ctsyncd and conntrackd 1.4.7 as a mixed FTFW pair over UDP unicast, in both orders.
  * One pair per order runs every phase of fixtures/scenario.ts: flows of every kind and an FTP
  * expectation both ways, commits on both sides compared through conntrack -L, updates/deletes,
- * 2 s of total loss repaired by NACK/resend, 2000-flow bursts and -B, a restart with -n, and the
- * error counters of `-s network`.
+ * 2000-flow bursts and -B, a restart of node 0 (ctsyncd in one order, conntrackd in the other)
+ * with -n, then 2 s of total loss repaired by NACK/resend, and the error counters of
+ * `-s network`.
  */
 import t from 'tap';
 import { ORDERS, stopwatch } from './fixtures/interop';
@@ -16,9 +17,11 @@ for (const order of ORDERS) {
     await phaseVariety(t, p, true);
     await phaseCommit(t, p, true);
     await phaseUpdateDelete(t, p);
-    await phaseLoss(t, p);
     await phaseBulk(t, p);
     await phaseRestart(t, p, 0);
+    // after the restart: the loss repair needs the HELLO handshake to be over (a side still
+    // saying HELLO makes its peer flush the resend queue on every message, spec §4.2)
+    await phaseLoss(t, p);
     phaseCounters(t, p);
     t.comment(`FTFW/UDP ${order.join('→')}: ${time()} ms`);
   });
