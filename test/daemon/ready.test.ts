@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { SyncLab, sleep, waitFor } from '../helpers/sync-lab';
-import { addLoss, cacheRows, cli, inject, lossDrops } from './fixtures/util';
+import { cacheRows, cli, inject } from './fixtures/util';
 
 const N = 20_000;
 
@@ -49,35 +49,3 @@ t.test('ready only once the peer state is in', async (t) => {
   t.equal(await b.stop(), 0, 'B exits 0');
 });
 
-t.test('ready under 10% loss: still only once the peer state is complete', async (t) => {
-  const lab = await SyncLab.create({ daemons: ['ctsyncd', 'ctsyncd'] });
-  t.teardown(() => lab.destroy());
-  const [a, b] = lab.nodes as [NonNullable<(typeof lab.nodes)[0]>, NonNullable<(typeof lab.nodes)[0]>];
-  await a.start();
-  const r = await inject(a.ns, 'burst', { n: N });
-  t.equal(r.count, N, `A: ${N} flows`);
-  t.ok(await waitFor(async () => (await cacheRows(a, 'internal')).length === N, 15_000), 'A: internal cache full');
-  addLoss(b, 10);
-  addLoss(a, 10);
-  const readyFile = path.join(b.dir, 'ctl.ready');
-  const t0 = Date.now();
-  await b.start(false);
-  let external = -1;
-  const deadline = Date.now() + 40_000;
-  while (Date.now() < deadline) {
-    const v = fs.existsSync(readyFile) ? fs.readFileSync(readyFile, 'utf8').trim() : '';
-    if (v === '0') {
-      external = (await cacheRows(b, 'external')).length;
-      break;
-    }
-    await sleep(20);
-  }
-  const readyMs = Date.now() - t0;
-  const drops = lossDrops(b);
-  t.ok(drops > 0, `the loss rule dropped datagrams towards B (${drops})`);
-  t.equal(external, N, `B: ready (after ${readyMs} ms) only with all ${N} flows (had ${external})`);
-  const finalOk = await waitFor(async () => (await cacheRows(b, 'external')).length === N, 20_000, 250);
-  t.ok(finalOk, 'B: converges eventually');
-  t.equal(await a.stop(), 0, 'A exits 0');
-  t.equal(await b.stop(), 0, 'B exits 0');
-});
