@@ -18,16 +18,18 @@
  *  - loss diagnostics: UDP receive-buffer drops on fwB (nstat UdpRcvbufErrors), send-buffer
  *    errors on fwA, netlink overruns on fwA, and (ctsyncd) the FTFW counters of both sides.
  * `--prof=DIR`: ctsyncd runs with `node --cpu-prof --cpu-prof-dir DIR` (written on SIGTERM);
+ * `--sched=other|rr99`: every daemon thread at SCHED_OTHER (default) or SCHED_RR 99 after start
+ * (bench/sync/daemon.ts; conntrackd puts itself at RR 99; --prof/--node-flags keep SCHED_OTHER).
  * `--commit`: afterwards fwB commits (`-c`) and its kernel table is counted (commit_kernelB).
  * `--node-flags='--max-semi-space-size=32'`: extra node/V8 flags for ctsyncd (experiments).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { controlJson, controlRequest } from '../../src/control/client';
 import { CTL_REQ } from '../../src/control/protocol';
 import { installCleanup, parseFlags, runId } from '../sync/common';
-import { Daemon, type DaemonKind, liveDaemons, parseCacheCounts } from '../sync/daemon';
+import { Daemon, type DaemonKind, liveDaemons, parseCacheCounts, type SchedMode } from '../sync/daemon';
 import { childEnv, nowMs, nsRun, sleep } from '../sync/sh';
 import { kernelCount } from '../sync/topo';
 import { diffAgainstPeer, injectError, lastJson, netlinkFigures, Rig, round } from '../sync/workloads';
@@ -60,6 +62,17 @@ class ProfDaemon extends Daemon {
       await sleep(100);
     }
     throw new Error(`${this.name} (profiled) did not start`);
+  }
+}
+
+/** [utime, stime] seconds of a process (/proc/PID/stat fields 14, 15). */
+function userSys(pid: number): [number, number] {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return [Number(rest[11]) / 100, Number(rest[12]) / 100];
+  } catch {
+    return [Number.NaN, Number.NaN];
   }
 }
 
@@ -126,10 +139,12 @@ async function main(): Promise<number> {
   installCleanup(id);
   const log = (s: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${s}\n`);
 
-  const r = new Rig({ kind, tag: `${id}u`, k: Number(flags.get('k') ?? 200), runDir, sched: 'other' });
+  const sched = (flags.get('sched') ?? 'other') as SchedMode;
+  if (sched !== 'other' && sched !== 'rr99') throw new Error('--sched=other|rr99');
+  const r = new Rig({ kind, tag: `${id}u`, k: Number(flags.get('k') ?? 200), runDir, sched });
   // Swap in profiled daemons (same pair, same config files).
   const mk = (side: 'a' | 'b') => {
-    const d = new ProfDaemon(kind, r.pair, side, {}, 'other');
+    const d = new ProfDaemon(kind, r.pair, side, {}, sched);
     if (prof) {
       mkdirSync(prof, { recursive: true });
       d.profDir = resolve(prof);
@@ -139,14 +154,24 @@ async function main(): Promise<number> {
   };
   (r as unknown as { a: Daemon }).a = mk('a');
   (r as unknown as { b: Daemon }).b = mk('b');
-  const f: Record<string, unknown> = { daemon: kind, n };
+  const f: Record<string, unknown> = { daemon: kind, n, sched };
   try {
     await r.start();
     await sleep(1500); // StartupResync exchange over
+    // Calibration: what the 20 ms `-s` polling alone costs the idle fwB (CPU ms per second).
+    const pc0 = r.b.cpuSeconds();
+    const pt0 = nowMs();
+    while (nowMs() - pt0 < 2000) {
+      await externalCount(r.b);
+      await sleep(POLL_MS);
+    }
+    f.pollCpuB_ms_per_s = round(((r.b.cpuSeconds() - pc0) * 1e6) / (nowMs() - pt0), 1);
     const udpA0 = udpCounters(r.pair.nsA);
     const udpB0 = udpCounters(r.pair.nsB);
     const cpuA0 = r.a.cpuSeconds();
     const cpuB0 = r.b.cpuSeconds();
+    const usA0 = userSys(r.a.pid);
+    const usB0 = userSys(r.b.pid);
     log(`${kind}: injecting ${n} on fwA`);
     let injDone = false;
     const inj = r.inject('burst', { n }, timeoutMs).then((x) => {
@@ -181,6 +206,11 @@ async function main(): Promise<number> {
     await sleep(300);
     const cpuA1 = r.a.cpuSeconds();
     const cpuB1 = r.b.cpuSeconds();
+    const usA1 = userSys(r.a.pid);
+    const usB1 = userSys(r.b.pid);
+    // kernel share: recvmsg/sendmsg, and on a veth the peer's receive path runs in the sender
+    f.sysA_us_per_entry = round(((usA1[1] - usA0[1]) * 1e6) / n, 2);
+    f.sysB_us_per_entry = round(((usB1[1] - usB0[1]) * 1e6) / n, 2);
     f.injected = io.ok;
     f.inject_failed = io.failed;
     f.inject_ms = round(io.t1 - io.t0, 1);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Burst sync benchmark (bench/burst/burst.ts): n flows created on fwA, time until fwB has them.
-#   bash bench/burst/run.sh [--n=100000] [--daemon=ctsyncd|conntrackd] [--timeout-s=120] [--prof=DIR]
+#   bash bench/burst/run.sh [--n=100000] [--daemon=ctsyncd|conntrackd] [--timeout-s=120] [--sched=other|rr99] [--commit] [--prof=DIR]
 # Needs root and `npm run build` (the daemon runs from dist/). Namespaces bn-<id>u-*, deleted at exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
