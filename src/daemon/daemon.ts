@@ -88,6 +88,8 @@ export class Daemon {
       );
     }
     this.lock.acquire();
+    // A file left by a killed predecessor may say 0 (ready): say 1 until we know better.
+    if (fs.existsSync(this.readyFile)) this.writeReadyFile(false);
     try {
       await this.startComponents(cfg);
     } catch (err) {
@@ -197,6 +199,10 @@ export class Daemon {
     const ready = this.engine?.ready ?? false;
     if (ready === this.readyFileState) return;
     this.readyFileState = ready;
+    this.writeReadyFile(ready);
+  }
+
+  private writeReadyFile(ready: boolean): void {
     try {
       fs.mkdirSync(path.dirname(this.readyFile), { recursive: true });
       fs.writeFileSync(this.readyFile, ready ? '0\n' : '1\n');
@@ -271,10 +277,15 @@ export class Daemon {
         this.log.warn({ err, step: name }, 'error during shutdown');
       }
     }
-    try {
-      fs.rmSync(this.readyFile, { force: true });
-    } catch {
-      // best effort
+    // A stopped daemon is not ready. keepalived's track_file takes a *missing* file as OK, so
+    // the file stays and says 1 (FAULT with weight 0) rather than being removed. A daemon that
+    // never wrote it (failed start-up) leaves nothing behind.
+    if (this.readyFileState !== undefined) {
+      try {
+        fs.writeFileSync(this.readyFile, '1\n');
+      } catch {
+        // best effort
+      }
     }
     this.lock.release();
   }

@@ -37,6 +37,11 @@ function killIfAlive(pid: number | undefined): void {
 }
 
 const files = (n: LabNode) => ['lock', 'ctl', 'ctl.ready'].filter((f) => fs.existsSync(path.join(n.dir, f)));
+/** After a stop: lock and socket gone, the readiness file left saying 1 (keepalived takes a missing file as OK). */
+const stoppedFiles = (n: LabNode) => {
+  const ready = path.join(n.dir, 'ctl.ready');
+  return ['lock', 'ctl'].filter((f) => fs.existsSync(path.join(n.dir, f))).concat(fs.existsSync(ready) ? [`ready=${fs.readFileSync(ready, 'utf8').trim()}`] : []);
+};
 
 t.test('lifecycle', async (t) => {
   const lab = await SyncLab.create({ daemons: ['ctsyncd', 'ctsyncd'] });
@@ -48,7 +53,7 @@ t.test('lifecycle', async (t) => {
   t.same(files(a).sort(), ['ctl', 'ctl.ready', 'lock'], 'running: socket, lock and readiness file exist');
   t.equal(fs.readFileSync(path.join(a.dir, 'lock'), 'utf8').trim(), String(a.proc!.pid), 'the lock holds the daemon PID');
   t.equal(await a.stop('SIGTERM'), 0, 'SIGTERM: exit 0');
-  t.same(files(a), [], 'SIGTERM: socket, lock and readiness file removed');
+  t.same(stoppedFiles(a), ['ready=1'], 'SIGTERM: socket and lock removed, readiness file says not ready');
 
   // -k
   await a.start();
@@ -56,7 +61,7 @@ t.test('lifecycle', async (t) => {
   const k = a.client(['-k']);
   t.equal(k.code, 0, `-k exits 0 ${k.stderr}`);
   t.equal(await Promise.race([exited, sleep(10_000).then(() => 'timeout')]), 0, '-k: the daemon exits 0');
-  t.same(files(a), [], '-k: socket, lock and readiness file removed');
+  t.same(stoppedFiles(a), ['ready=1'], '-k: socket and lock removed, readiness file says not ready');
 
   // a second daemon on the same lock
   await a.start();
@@ -102,7 +107,7 @@ t.test('lifecycle', async (t) => {
   t.equal(a.client(['-s', 'cache']).code, 0, 'and still answers');
   process.kill(again.p.pid!, 'SIGTERM');
   t.equal(await again.exit, 0, 'SIGTERM: exit 0');
-  t.same(files(a), [], 'files removed');
+  t.same(stoppedFiles(a), ['ready=1'], 'lock and socket removed, not ready');
 
   // -d: the parent returns once the daemon is ready; -k stops the detached daemon
   const t0 = Date.now();
@@ -124,7 +129,7 @@ t.test('lifecycle', async (t) => {
     }, 10_000),
     '-d: the detached daemon is gone after -k',
   );
-  t.same(files(a), [], '-d: files removed');
+  t.same(stoppedFiles(a), ['ready=1'], '-d: lock and socket removed, not ready');
 
   // LogFile in the foreground (systemd runs us so): the lines go to the file, not stdout
   const logFile = path.join(a.dir, 'ctsyncd.log');

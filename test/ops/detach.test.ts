@@ -51,7 +51,8 @@ t.test('-d: detach, run in the background, stop by the lock file PID', async (t)
 
   process.kill(pid, 'SIGTERM');
   t.ok(await waitFor(() => !pidAlive(pid), 10_000), 'SIGTERM to the lock file PID stops it');
-  for (const f of ['lock', 'ctl', 'ctl.ready']) t.notOk(fs.existsSync(path.join(a.dir, f)), `${f} removed`);
+  for (const f of ['lock', 'ctl']) t.notOk(fs.existsSync(path.join(a.dir, f)), `${f} removed`);
+  t.equal(fs.readFileSync(path.join(a.dir, 'ctl.ready'), 'utf8').trim(), '1', 'readiness file left saying not ready');
 
   // a killed daemon leaves its readiness file; a failing -d must not take it for success
   const r2 = detach(a, a.confFile);

@@ -47,6 +47,7 @@ t.test('SIGHUP and SIGTERM during start-up', async (t) => {
   process.kill(d2.p.pid!, 'SIGTERM');
   const code = await within(d2.exit, 30_000);
   t.equal(code, 0, `SIGTERM during start-up: exit 0 after a clean stop (signal ${d2.p.signalCode})`);
-  t.same(files(a.dir), [], 'lock, socket and readiness file removed');
+  t.same(files(a.dir), ['ctl.ready'], 'lock and socket removed; the readiness file stays');
+  t.equal(fs.readFileSync(path.join(a.dir, 'ctl.ready'), 'utf8').trim(), '1', 'and says not ready');
   t.comment(/SIGTERM during start-up/.test(d2.out()) ? 'the SIGTERM arrived during start-up' : 'the SIGTERM arrived after start-up');
 });
