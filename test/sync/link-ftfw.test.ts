@@ -165,7 +165,9 @@ t.test('restart of one side mid-burst converges without manual action', async (t
   t.not(conv, -1, `restarted node converged (${conv} ms after the burst)`);
   t.same(diffFlows(a.e.internalFlows(), b.e.externalFlows()).slice(0, 5), []);
   t.same(diffFlows(b.e.internalFlows(), a.e.externalFlows()).slice(0, 5), [], 'survivor still holds the restarted node flows');
-  world.run(1000);
+  // after a loss the receiver wants aliveMs + windowStallMs (2.5 s) without data before it calls
+  // the bulk complete (ftfw readyCheckAt; test/daemon/fixtures/ready-under-loss.repro.ts)
+  world.run(3000);
   t.ok(b.e.ready, 'restarted node ready (its RESYNC was answered and the bulk went idle)');
   t.equal(b.e.stats.mode.resyncAnswered, 1);
   t.ok(a.e.stats.engine.bulks >= 1, 'survivor answered the RESYNC with a bulk');

@@ -160,6 +160,10 @@ export class FtfwMode extends ModeBase implements SyncMode {
   private resyncAt = 0;
   private resyncBackoff: number;
   private resyncAnsweredAt = 0;
+  /** Clock time of the last receive gap (-1: none yet); readiness waits longer after one. */
+  private lastGapAt = -1;
+  /** Clock time of the last data message received from any peer. */
+  private lastDataAt = 0;
   private readonly startedAt: number;
   private isReady = false;
 
@@ -441,6 +445,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
       const exp = seqAdd(tr.last, 1);
       const missing = ((h.seq - exp) >>> 0);
       ps.gaps++;
+      this.lastGapAt = now;
       ps.lost += missing;
       ps.lostConntrackd += missing + 2;
       this.stats.lost += missing;
@@ -473,7 +478,10 @@ export class FtfwMode extends ModeBase implements SyncMode {
       tr.pendingData = true;
       tr.ackAt = now + this.opts.ackDelayMs;
     }
-    if (v === 'data') ps.dataRecv++;
+    if (v === 'data') {
+      ps.dataRecv++;
+      this.lastDataAt = now;
+    }
     return v === 'data' ? 'data' : 'ctl';
   }
 
@@ -731,7 +739,13 @@ export class FtfwMode extends ModeBase implements SyncMode {
     if (this.resyncAnsweredAt > 0) {
       let last = this.resyncAnsweredAt;
       for (const tr of this.trackers.values()) if (tr.stats.lastRecvAt > last) last = tr.stats.lastRecvAt;
-      return last + this.opts.readyIdleMs;
+      if (this.lastGapAt < 0) return last + this.opts.readyIdleMs;
+      // A link that lost something is repaired only after a NACK/ACK round trip, a tail probe or
+      // the window stall valve: pauses that long (with ALIVEs/ACKs in them) do not mean the bulk
+      // is over. So after a gap: that long without data (found by
+      // test/daemon/fixtures/ready-under-loss.repro.ts: ready with 19068 of 20000 flows).
+      const lastData = Math.max(this.resyncAnsweredAt, this.lastDataAt);
+      return Math.max(last + this.opts.readyIdleMs, lastData + this.opts.aliveMs + this.opts.windowStallMs);
     }
     return this.startedAt + this.opts.readyTimeoutMs;
   }
