@@ -216,6 +216,14 @@ export class FtfwMode extends ModeBase implements SyncMode {
   }
 
   private resyncWithPeer = 0;
+  /** Data messages received from all peers when the last RESYNC went out (see onTimer). */
+  private dataAtResync = 0;
+
+  private dataRecvTotal(): number {
+    let n = 0;
+    for (const t of this.trackers.values()) n += t.stats.dataRecv;
+    return n;
+  }
 
   private sendResync(): void {
     if (this.trackers.size > 0 && ++this.resyncWithPeer > this.opts.resyncMaxAttemptsWithPeer) {
@@ -225,6 +233,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
       return;
     }
     this.queueCtl(NET_F.RESYNC);
+    this.dataAtResync = this.dataRecvTotal();
     this.stats.resyncRequests++;
     this.resyncAt = this.clock.now() + this.resyncBackoff;
     this.resyncBackoff = Math.min(this.resyncBackoff * 2, this.opts.resyncRetryMaxMs);
@@ -778,7 +787,19 @@ export class FtfwMode extends ModeBase implements SyncMode {
       this.aliveAt = now + this.opts.aliveMs;
       if (this.opts.perSender) this.releaseAckedByAll();
     }
-    if (this.resyncWanted && this.resyncAt !== 0 && now >= this.resyncAt) this.sendResync();
+    if (this.resyncWanted && this.resyncAt !== 0 && now >= this.resyncAt) {
+      // Data arriving since our RESYNC went out is most likely the answer. conntrackd ACKs it
+      // only on its 1 s ALIVE tick, which every transmission (its bulk included) re-arms, so the
+      // ACK lands at or after our 1 s retry: re-asking then made conntrackd send its whole table
+      // a second time, and that late bulk could refill an external cache just flushed by the
+      // primary-backup.sh primary branch (found by test/interop). Wait for the ACK instead; a
+      // lost RESYNC is NACKed and re-sent like any message once both sides talk (spec §4.2).
+      const d = this.dataRecvTotal();
+      if (d !== this.dataAtResync) {
+        this.dataAtResync = d;
+        this.resyncAt = now + this.resyncBackoff;
+      } else this.sendResync();
+    }
     // Stall valve: the transmit pass forces the window open (windowFull).
     if (this.blockedSince !== -1 && now >= this.blockedSince + this.opts.windowStallMs) this.host.txPending();
     if (!this.isReady && now >= this.readyCheckAt()) {
