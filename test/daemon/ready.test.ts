@@ -1,12 +1,13 @@
 /**
  * Readiness (keepalived `track_file`, `ctsyncd status --ready`): a node that starts next to a
  * peer holding 20k flows must not report ready before it has received all of them; a lone node
- * (no peer answers) becomes ready by itself.
+ * (no peer answers) becomes ready by itself; under 10% loss, too, ready means complete.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import t from 'tap';
 import { SyncLab, sleep, waitFor } from '../helpers/sync-lab';
+import { readyUnderLoss } from './fixtures/ready-under-loss.repro';
 import { cacheRows, cli, inject } from './fixtures/util';
 
 const N = 20_000;
@@ -49,3 +50,4 @@ t.test('ready only once the peer state is in', async (t) => {
   t.equal(await b.stop(), 0, 'B exits 0');
 });
 
+t.test('ready under 10% loss: still only once the peer state is complete', readyUnderLoss);
