@@ -3,7 +3,7 @@
  * conntrackd then ctsyncd), printed side by side with ratios. Run it through bench/run.sh.
  *
  *   bench.ts [--quick|--full] [--daemons conntrackd,ctsyncd] [--sched other|rr99]
- *            [--only burst,nat,steady] [--out FILE.md]
+ *            [--only burst,nat,steady] [--bursts=N,…] [--out FILE.md]
  *
  * If ctsyncd cannot run yet, the second column is conntrackd again (a second, independent run
  * of it: the ratio then shows the run-to-run noise), and the output says so.
@@ -27,7 +27,10 @@ const FULL: Plan = { bursts: [10_000, 100_000, 250_000], natBursts: [10_000, 100
 async function main(): Promise<number> {
   const flags = parseFlags(process.argv.slice(2));
   const mode = flags.has('full') ? 'full' : 'quick';
-  const plan = mode === 'full' ? FULL : QUICK;
+  const plan = { ...(mode === 'full' ? FULL : QUICK) };
+  // --bursts=N[,N…]: override the plain/NAT burst sizes (e.g. one 100k commit measurement)
+  const bursts = flags.get('bursts');
+  if (bursts) plan.bursts = plan.natBursts = bursts.split(',').map((x) => Number(x));
   const sched = (flags.get('sched') ?? 'rr99') as SchedMode;
   if (sched !== 'other' && sched !== 'rr99') throw new Error('--sched other|rr99');
   const only = new Set((flags.get('only') ?? 'burst,nat,steady').split(','));

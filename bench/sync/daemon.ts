@@ -154,7 +154,11 @@ export class Daemon {
     const log = join(this.dir, `daemon-${this.starts}.log`);
     const fd = openSync(log, 'w');
     // `ip netns exec` execs the daemon, so the child's PID is the daemon's own PID.
-    const child = spawn('ip', ['netns', 'exec', this.ns, daemonBin(this.kind), '-C', this.conf], {
+    // BN_CTSYNCD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): node flags for ctsyncd
+    // only, to profile the daemon under a workload (bench/commitmem/commit.ts)
+    const nodeArgs = this.kind === 'ctsyncd' ? (process.env.BN_CTSYNCD_NODE_ARGS ?? '').split(' ').filter((x) => x) : [];
+    const cmd = nodeArgs.length > 0 ? [process.execPath, ...nodeArgs, daemonBin(this.kind)] : [daemonBin(this.kind)];
+    const child = spawn('ip', ['netns', 'exec', this.ns, ...cmd, '-C', this.conf], {
       stdio: ['ignore', fd, fd],
       env: childEnv(),
     });

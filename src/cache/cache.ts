@@ -6,7 +6,7 @@ import type { Expectation, Flow } from '../flow/flow';
 import { expectationKey, flowKey } from '../flow/key';
 import { LinkedQueue } from '../sync/queue';
 import { mergeFlow, replaceExpectation, stripForCache } from './merge';
-import { type CacheObject, newCacheObject, type ObjKind, ObjStatus } from './object';
+import { type CacheObject, cacheTime, newCacheObject, type ObjKind, ObjStatus } from './object';
 import { CacheStats } from './stats';
 
 export type EventKind = 'new' | 'update' | 'destroy';
@@ -104,7 +104,7 @@ export class ObjectCache<T> {
     if (old && old.status !== ObjStatus.DEAD) {
       old.data = this.flavour.merge(old.data, this.flavour.prepare(d));
       old.status = ObjStatus.ALIVE;
-      old.lastUpdate = now;
+      old.lastUpdate = cacheTime(now);
       this.stats.updated++;
       return old;
     }
@@ -169,7 +169,7 @@ export class InternalCache<T> extends ObjectCache<T> {
       // DEL carries the cached last-known state (spec §9), as conntrackd's event_del does: the
       // destroy event itself is not merged.
       found.status = ObjStatus.DEAD;
-      found.lastUpdate = now;
+      found.lastUpdate = cacheTime(now);
       this.stats.active--;
       this.stats.deleted++;
       obj = found;

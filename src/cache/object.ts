@@ -46,7 +46,18 @@ export interface CacheObject<T> extends QNode {
   ackMask: number;
 }
 
-export function newCacheObject<T>(kind: ObjKind, key: string, data: T, now: number): CacheObject<T> {
+/**
+ * Cache timestamps are whole milliseconds: the clock is fractional (performance.now), and V8
+ * boxes a fractional number field in a 16-byte heap number per object, where a small integer
+ * is stored inline (≈32 bytes per entry for created + lastUpdate, issue 8 memory). Every
+ * consumer works in seconds (commit timeout, "active since") or ms deadlines.
+ */
+export function cacheTime(now: number): number {
+  return Math.floor(now);
+}
+
+export function newCacheObject<T>(kind: ObjKind, key: string, data: T, now0: number): CacheObject<T> {
+  const now = cacheTime(now0);
   return {
     qPrev: null,
     qNext: null,

@@ -19,7 +19,11 @@ export type CommitFailReason = FailReason;
 
 /** What commit needs from the kernel side (ConntrackClient implements it). */
 export interface CommitTarget {
-  createBatch(flows: readonly Flow[], opts?: { beLiberal?: boolean }): { errnos: Int32Array };
+  /**
+   * opts.timeouts[i] ≥ 0 replaces flows[i].timeout on the wire (the flows are not copied or
+   * mutated: a 100k commit would otherwise allocate 100k flow copies); < 0 keeps it.
+   */
+  createBatch(flows: readonly Flow[], opts?: { beLiberal?: boolean; timeouts?: ArrayLike<number> }): { errnos: Int32Array };
   deleteBatch(flows: readonly Flow[]): { errnos: Int32Array };
   /** Maps a positive errno to a reason (ENOMEM is refined into tableFull by the client). */
   classifyErrno(errno: number): CommitFailReason;
@@ -36,7 +40,11 @@ export interface CommitOptions {
   beLiberal: boolean;
   /** Milliseconds clock (injected: L4 code does not read Date.now itself). */
   now: () => number;
-  /** Timeout in seconds to commit a flow with (spec §5.3 CommitTimeout / received − elapsed). */
+  /**
+   * Timeout in seconds to commit a flow with (spec §5.3 CommitTimeout / received − elapsed);
+   * undefined keeps flow.timeout. Called exactly once per flow, in iteration order, right after
+   * the iterator produced it (so an iterator may hand the value over through a variable).
+   */
   timeoutOf?: (f: Flow) => number | undefined;
   /** Progress callback after each chunk (entries attempted so far). */
   onProgress?: (attempted: number) => void;
@@ -76,14 +84,18 @@ export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, o
     maxStallMs: 0,
   };
   const related: Flow[] = [];
+  const relatedTimeouts: number[] = [];
   let chunk: Flow[] = [];
+  // per-entry timeout override (-1 = flow.timeout), parallel to chunk
+  let timeouts: number[] = [];
   let sliceStart = opts.now();
 
   const flush = async (): Promise<void> => {
     if (chunk.length === 0) return;
     const n = chunk.length;
-    commitChunk(target, chunk, opts, report);
+    commitChunk(target, chunk, timeouts, opts, report);
     chunk = [];
+    timeouts = [];
     opts.onProgress?.(report.attempted);
     const stall = opts.now() - sliceStart;
     if (stall > report.maxStallMs) report.maxStallMs = stall;
@@ -98,17 +110,21 @@ export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, o
 
   // pass 1: masters; related flows are set aside (few in practice)
   for (const f of flows) {
+    const t = timeoutFor(f, opts);
     if (f.master) {
       related.push(f);
+      relatedTimeouts.push(t);
       continue;
     }
-    chunk.push(withTimeout(f, opts));
+    chunk.push(f);
+    timeouts.push(t);
     if (chunk.length >= chunkSize) await flush();
   }
   await flush();
   // pass 2: related flows (spec §5.3 second pass)
-  for (const f of related) {
-    chunk.push(withTimeout(f, opts));
+  for (let i = 0; i < related.length; i++) {
+    chunk.push(related[i]!);
+    timeouts.push(relatedTimeouts[i]!);
     if (chunk.length >= chunkSize) await flush();
   }
   await flush();
@@ -116,13 +132,14 @@ export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, o
   return report;
 }
 
-function withTimeout(f: Flow, opts: CommitOptions): Flow {
-  if (!opts.timeoutOf) return f;
+/** The timeout override for f (≥ 0), or -1 to keep f.timeout. */
+function timeoutFor(f: Flow, opts: CommitOptions): number {
+  if (!opts.timeoutOf) return -1;
   const t = opts.timeoutOf(f);
-  return t === undefined || t === f.timeout ? f : { ...f, timeout: t };
+  return t === undefined || t === f.timeout ? -1 : t;
 }
 
-function commitChunk(target: CommitTarget, flows: Flow[], opts: CommitOptions, report: CommitReport): void {
+function commitChunk(target: CommitTarget, flows: Flow[], timeouts: number[], opts: CommitOptions, report: CommitReport): void {
   report.attempted += flows.length;
   // classifyErrno may read /proc (ENOMEM vs table full): once per errno per chunk is enough
   const reasons = new Map<number, CommitFailReason>();
@@ -147,14 +164,17 @@ function commitChunk(target: CommitTarget, flows: Flow[], opts: CommitOptions, r
       return undefined;
     }
   };
-  const res = attempt(() => target.createBatch(flows, { beLiberal: opts.beLiberal }), flows.length);
+  const res = attempt(() => target.createBatch(flows, { beLiberal: opts.beLiberal, timeouts }), flows.length);
   if (!res) return;
   const existing: Flow[] = [];
+  const existingTimeouts: number[] = [];
   for (let i = 0; i < flows.length; i++) {
     const e = res[i]!;
     if (e === 0) report.committed++;
-    else if (e === EEXIST) existing.push(flows[i]!);
-    else fail(e);
+    else if (e === EEXIST) {
+      existing.push(flows[i]!);
+      existingTimeouts.push(timeouts[i]!);
+    } else fail(e);
   }
   if (existing.length === 0) return;
   // spec §5.3: on EEXIST delete and retry once. A delete failing with ENOENT (the entry expired
@@ -162,13 +182,16 @@ function commitChunk(target: CommitTarget, flows: Flow[], opts: CommitOptions, r
   const del = attempt(() => target.deleteBatch(existing), existing.length);
   if (!del) return;
   const retry: Flow[] = [];
+  const retryTimeouts: number[] = [];
   for (let i = 0; i < existing.length; i++) {
     const e = del[i]!;
-    if (e === 0 || e === ENOENT) retry.push(existing[i]!);
-    else fail(e);
+    if (e === 0 || e === ENOENT) {
+      retry.push(existing[i]!);
+      retryTimeouts.push(existingTimeouts[i]!);
+    } else fail(e);
   }
   if (retry.length === 0) return;
-  const again = attempt(() => target.createBatch(retry, { beLiberal: opts.beLiberal }), retry.length);
+  const again = attempt(() => target.createBatch(retry, { beLiberal: opts.beLiberal, timeouts: retryTimeouts }), retry.length);
   if (!again) return;
   for (let i = 0; i < retry.length; i++) {
     const e = again[i]!;

@@ -421,8 +421,15 @@ export class ConntrackClient {
   // Batched commands
   // -------------------------------------------------------------------------------------------
 
-  createBatch(flows: readonly Flow[], opts: { beLiberal?: boolean } = {}): BatchResult {
-    return this.batch(flows, 'create', opts.beLiberal === true);
+  /** opts.timeouts[i] ≥ 0 is sent instead of flows[i].timeout (commit: no flow copies). */
+  createBatch(flows: readonly Flow[], opts: { beLiberal?: boolean; timeouts?: ArrayLike<number> } = {}): BatchResult {
+    const beLiberal = opts.beLiberal === true;
+    const timeouts = opts.timeouts;
+    if (!timeouts) return this.batch(flows, 'create', beLiberal);
+    return this.runBatches(flows.length, (b, i, seq, ack) => {
+      const t = timeouts[i]!;
+      encodeConntrack(b, flows[i]!, 'create', seq, t >= 0 ? { ack, beLiberal, timeout: t } : { ack, beLiberal });
+    });
   }
   updateBatch(flows: readonly Flow[], opts: { beLiberal?: boolean } = {}): BatchResult {
     return this.batch(flows, 'update', opts.beLiberal === true);

@@ -344,6 +344,13 @@ function decodeSeqAdj(it: NlAttrIter, st: CtDecodeStats | undefined): SeqAdjDir 
   return s;
 }
 
+/**
+ * The kernel attaches a synproxy extension to every entry created through ctnetlink, so their
+ * events carry an all-zero CTA_SYNPROXY: those share one frozen object instead of one each
+ * (issue 8 memory; nothing mutates a flow's synproxy in place, merges replace it).
+ */
+const ZERO_SYNPROXY: SynproxyInfo = Object.freeze({ isn: 0, its: 0, tsoff: 0 });
+
 function decodeSynproxy(it: NlAttrIter, st: CtDecodeStats | undefined): SynproxyInfo {
   const s: SynproxyInfo = { isn: 0, its: 0, tsoff: 0 };
   const n = it.nestedInto(iterAt(1));
@@ -362,7 +369,7 @@ function decodeSynproxy(it: NlAttrIter, st: CtDecodeStats | undefined): Synproxy
         if (st) st.unknownAttrs++;
     }
   }
-  return s;
+  return s.isn === 0 && s.its === 0 && s.tsoff === 0 ? ZERO_SYNPROXY : s;
 }
 
 function decodeCounters(it: NlAttrIter, st: CtDecodeStats | undefined): CtCounters {
@@ -769,6 +776,8 @@ export interface EncodeOpts {
   ack: boolean;
   /** TCP: set IP_CT_TCP_FLAG_BE_LIBERAL in both directions (spec §5.3, create/update only). */
   beLiberal?: boolean;
+  /** create: send this timeout instead of flow.timeout (commit's spec §5.3 timeout, no copy). */
+  timeout?: number;
 }
 
 /**
@@ -821,7 +830,8 @@ export function encodeConntrack(b: NlBuilder, flow: Flow, op: CtOp, seq: number,
       if (nat.dnatAddr !== undefined || nat.dnatPort !== undefined) encodeNatNest(b, CTA.NAT_DST, nat.dnatAddr, nat.dnatPort);
     }
     b.attrU32BE(CTA.STATUS, statusForKernel(flow.status ?? 0));
-    if (flow.timeout !== undefined) b.attrU32BE(CTA.TIMEOUT, flow.timeout);
+    const timeout = opts.timeout ?? flow.timeout;
+    if (timeout !== undefined) b.attrU32BE(CTA.TIMEOUT, timeout);
     if (flow.mark !== undefined) b.attrU32BE(CTA.MARK, flow.mark);
     if (flow.zone !== undefined) b.attrU16BE(CTA.ZONE, flow.zone);
     encodeProtoinfo(b, flow, opts.beLiberal === true);

@@ -32,6 +32,8 @@ export interface CommitOutcome {
 export class CommitRunner {
   readonly stats = new CommitStats();
   private running = false;
+  /** Timeout of the flow flowsWithTimeout yielded last (see runLocked). */
+  private nextTimeout = 0;
 
   constructor(
     private readonly d: Daemon,
@@ -61,9 +63,12 @@ export class CommitRunner {
     this.stats.runs++;
     let report: CommitReport | undefined;
     if (what.ct) {
+      // flowsWithTimeout hands each flow's commit timeout over through `nextTimeout`: commitFlows
+      // calls timeoutOf once per flow right after pulling it, so no flow is copied
       report = await commitFlows(client, this.flowsWithTimeout(), {
         beLiberal: !cfg.tcpWindowTracking,
         now,
+        timeoutOf: () => this.nextTimeout,
         onProgress: (n) => {
           if (n % 65536 < 4096) this.log.debug({ attempted: n }, 'commit progress');
         },
@@ -134,7 +139,8 @@ export class CommitRunner {
         timeout = (f.timeout ?? 0) - elapsed;
         if (timeout <= 0) timeout = 60;
       }
-      yield { ...f, timeout };
+      this.nextTimeout = timeout;
+      yield f;
     }
   }
 }

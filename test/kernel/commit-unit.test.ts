@@ -26,9 +26,12 @@ class FakeTable implements CommitTarget {
   capacity = Number.POSITIVE_INFINITY;
   /** sport → errno the next create of it returns once */
   readonly failOnce = new Map<number, number>();
-  createBatch(flows: readonly Flow[]) {
+  createBatch(flows: readonly Flow[], opts?: { timeouts?: ArrayLike<number> }) {
     const errnos = new Int32Array(flows.length);
-    flows.forEach((f, i) => {
+    flows.forEach((f0, i) => {
+      // a timeout override is sent instead of the flow's own (as the kernel client encodes it)
+      const t = opts?.timeouts?.[i] ?? -1;
+      const f = t >= 0 ? { ...f0, timeout: t } : f0;
       const k = f.orig.sport;
       this.log.push(`c${k}`);
       const forced = this.failOnce.get(k);
@@ -108,12 +111,12 @@ t.test('chunks yield to the event loop; timeoutOf is applied', async (t) => {
   const input = Array.from({ length: 10000 }, (_, i) => flow(i));
   let progressCalls = 0;
   const slowTarget: CommitTarget = {
-    createBatch: (fs) => {
+    createBatch: (fs, o) => {
       const end = now() + 3; // ≈3 ms of kernel work per chunk
       while (now() < end) {
         // busy
       }
-      return k.createBatch(fs);
+      return k.createBatch(fs, o);
     },
     deleteBatch: (fs) => k.deleteBatch(fs),
     classifyErrno: (e) => k.classifyErrno(e),

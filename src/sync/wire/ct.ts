@@ -310,6 +310,8 @@ function readAddrAt(buf: Buffer, p: number, family: Family): Addr {
  * tuple. Throws WireDecodeError (reason = WireRxStats field) when msg2ct would reject it; also
  * when no address attribute is present (conntrackd would pass it on and fail in the kernel).
  */
+const ZERO_SYNPROXY: NonNullable<Flow['synproxy']> = Object.freeze({ its: 0, isn: 0, tsoff: 0 });
+
 export function decodeCtBody(buf: Buffer, off: number, end: number, opts: WireOptions): Flow {
   let family: Family | 0 = 0;
   let src: Addr = 0;
@@ -466,9 +468,14 @@ export function decodeCtBody(buf: Buffer, off: number, end: number, opts: WireOp
         if (n > 0 && (n & 3) === 0) labels = readLabels(buf, v, n);
         break;
       }
-      case NTA.SYNPROXY:
-        synproxy = { its: readU32(buf, v), isn: readU32(buf, v + 4), tsoff: readU32(buf, v + 8) };
+      case NTA.SYNPROXY: {
+        const its = readU32(buf, v);
+        const isn = readU32(buf, v + 4);
+        const tsoff = readU32(buf, v + 8);
+        // all-zero (every ctnetlink-created entry) → one shared frozen object (cache memory)
+        synproxy = its === 0 && isn === 0 && tsoff === 0 ? ZERO_SYNPROXY : { its, isn, tsoff };
         break;
+      }
       case NTA.ZONE:
         zone = readU16(buf, v);
         break;
