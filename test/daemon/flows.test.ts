@@ -1,6 +1,6 @@
 /**
  * Issue 4 §7.1: every kind of flow the sync carries (TCP, UDP, ICMP, SCTP; IPv4 and IPv6; SNAT,
- * DNAT, mark, zone, labels) goes NEW → UPDATE → DESTROY from A's kernel into B's external
+ * DNAT (v4 and v6, with ports), mark, zone, labels) goes NEW → UPDATE → DESTROY from A's kernel into B's external
  * cache; a commit on B recreates kernel entries identical to A's (timeouts within a few
  * seconds); an FTP expectation (ExpectationSync on) reaches B's `-e expect` and is committed.
  */
@@ -42,7 +42,7 @@ t.test('flows of every kind: new/update/destroy reach the peer, commit recreates
   t.same(keyDiff(ai, be), { missing: [], extra: [] }, 'same keys');
   t.same(fieldDiffs(ai, be), [], 'same fields (NAT, mark, zone, labels, states, status; timeouts aside)');
   const ipv6 = be.filter((r) => (r.orig as { family?: unknown }).family === 10 || String((r.orig as { src?: unknown }).src).includes(':'));
-  t.equal(ipv6.length, 3, 'three IPv6 flows among them');
+  t.equal(ipv6.length, 5, 'five IPv6 flows among them (two with NAT)');
   const bySport = (rows: Row[], sport: number) => rows.find((r) => (r.orig as { sport?: number }).sport === sport);
   t.match(bySport(be, 40003), { zone: 7 }, 'zone carried');
   t.match(bySport(be, 40000), { mark: 42 }, 'mark carried');
