@@ -188,6 +188,7 @@ export class ConntrackClient {
   private readonly batchSize: number;
   private readonly procRoot: string;
   private readonly cmd: NetlinkSocket;
+  private readonly ownPort: number;
   private readonly b = new NlBuilder(1 << 20);
   private seq = 1;
   private ev: NetlinkSocket | undefined;
@@ -206,6 +207,9 @@ export class ConntrackClient {
       rcvbuf: opts.commandRcvbuf ?? Math.max(1 << 20, this.batchSize * 1024),
       sndbuf: 8 << 20,
     });
+    // bound in the socket's constructor, fixed from then on: read once, not per event (a native
+    // getter, called twice per event on the commit path)
+    this.ownPort = this.cmd.portId;
     // NETLINK_CAP_ACK: errors do not echo the whole request (smaller, fewer overruns).
     this.cmd.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1);
     try {
@@ -217,7 +221,7 @@ export class ConntrackClient {
 
   /** Port id of the command socket: events with this nlmsg_pid are our own changes. */
   get portId(): number {
-    return this.cmd.portId;
+    return this.ownPort;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -318,7 +322,7 @@ export class ConntrackClient {
     try {
       if (flow) {
         this.stats.events++;
-        if (m.pid !== 0 && m.pid === this.cmd.portId) this.stats.ownEvents++;
+        if (m.pid !== 0 && m.pid === this.ownPort) this.stats.ownEvents++;
         this.handlers.onEvent?.(kind, flow, m.pid);
       } else if (exp) {
         this.stats.expectationEvents++;

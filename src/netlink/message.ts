@@ -305,6 +305,23 @@ export class NlBuilder {
     return this;
   }
 
+  /**
+   * Raw append for specialised hot encoders (the bulk-create fast path in ctnetlink/codec.ts):
+   * makes room for n more bytes and returns the buffer; write at [length, length + n), then
+   * call setLength(end). Only between messages.
+   */
+  reserve(n: number): Buffer {
+    if (this.msgStart >= 0) throw new Error('NlBuilder.reserve: a message is open');
+    this.ensure(n);
+    return this.buf;
+  }
+
+  /** Ends a raw append (see reserve): end must lie within the reserved room. */
+  setLength(end: number): void {
+    if (end < this.pos || end > this.buf.length) throw new RangeError(`NlBuilder.setLength: ${end} outside [${this.pos}, ${this.buf.length}]`);
+    this.pos = end;
+  }
+
   /** Opens a nested attribute (NLA_F_NESTED set, as libmnl does); returns the token for endNest. */
   beginNest(type: number): number {
     const p = this.hdr(type | NLA_F_NESTED, 0);
