@@ -29,6 +29,14 @@ export interface MultiLinkOptions {
   /** Silence fail-over threshold (ms); 0 disables. Default 3000 (three missed 1 s ALIVEs, spec §4.2). */
   silenceMs?: number;
   readLinkUp?: LinkStateReader;
+  /**
+   * When the current link has been silent for silenceMs and no other link hears anything
+   * either, move to the next link that is up (default true). Without it a link that
+   * black-holes traffic but keeps its carrier is never left: each side transmits only on the
+   * current link, so the peer's traffic never shows up on another one. FTFW peers send at
+   * least one message a second, so silence means trouble, not idleness.
+   */
+  rotateOnSilence?: boolean;
   now?: () => number;
 }
 
@@ -50,6 +58,8 @@ export interface MultiLinkStats {
   downFailovers: number;
   /** Fail-overs because the current link fell silent. */
   silenceFailovers: number;
+  /** Moves to the next link because every link was silent (see rotateOnSilence). */
+  silenceRotations: number;
   current: number;
 }
 
@@ -60,6 +70,8 @@ export class MultiLinkChannel implements Channel {
   private handler: ((datagram: Buffer, from: string) => void) | undefined;
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
+  /** When the current link became current (silence rotation waits a full silenceMs on each). */
+  private currentSince = 0;
   private readonly readUp: LinkStateReader;
   private readonly silenceMs: number;
   private closed = false;
@@ -82,7 +94,8 @@ export class MultiLinkChannel implements Channel {
       lastReceiveAt: -1,
       channel: l.channel.stats,
     }));
-    this.stats = { switches: 0, downFailovers: 0, silenceFailovers: 0, current: def };
+    this.stats = { switches: 0, downFailovers: 0, silenceFailovers: 0, silenceRotations: 0, current: def };
+    this.currentSince = this.now();
     opts.links.forEach((l, i) => {
       l.channel.onDatagram((datagram, from) => this.receive(i, datagram, from));
     });
@@ -143,6 +156,15 @@ export class MultiLinkChannel implements Channel {
         if (best >= 0) {
           this.stats.silenceFailovers++;
           this.switchTo(best);
+        } else if (this.opts.rotateOnSilence !== false && t - this.currentSince > this.silenceMs) {
+          const n = this.links.length;
+          for (let k = 1; k < n; k++) {
+            const i = (this.stats.current + k) % n;
+            if (!this.links[i]!.up) continue;
+            this.stats.silenceRotations++;
+            this.switchTo(i);
+            break;
+          }
         }
       }
     }
@@ -160,5 +182,6 @@ export class MultiLinkChannel implements Channel {
     this.links[i]!.active = true;
     this.stats.current = i;
     this.stats.switches++;
+    this.currentSince = this.now();
   }
 }

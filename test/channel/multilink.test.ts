@@ -38,6 +38,7 @@ t.test('silence fail-over only when another link receives', async (t) => {
     pollMs: 60_000,
     readLinkUp: (i) => up.get(i) ?? false,
     now: () => now,
+    rotateOnSilence: false, // conntrackd's rules only; rotation has its own test below
   });
   t.teardown(() => ml.close());
   t.equal(ml.maxPayload, 1472, 'smallest link wins');
@@ -116,4 +117,41 @@ t.test('normalizeAddress', async (t) => {
   t.equal(normalizeAddress('FE80:0:0::1%eth0'), 'fe80::1');
   t.equal(normalizeAddress('::ffff:10.1.2.3'), '10.1.2.3');
   t.equal(normalizeAddress('10.1.2.3'), '10.1.2.3');
+});
+
+t.test('every link silent: rotate to the next up link (black hole with carrier)', async (t) => {
+  let now = 0;
+  const up = new Map([
+    ['x0', true],
+    ['x1', false],
+    ['x2', true],
+  ]);
+  const cs = [new FakeChannel(), new FakeChannel(), new FakeChannel()];
+  const ml = new MultiLinkChannel({
+    links: cs.map((channel, i) => ({ channel, interface: `x${i}` })),
+    silenceMs: 1000,
+    pollMs: 60_000,
+    readLinkUp: (i) => up.get(i) ?? false,
+    now: () => now,
+  });
+  t.teardown(() => ml.close());
+  cs[0]!.deliver('a');
+  now = 900;
+  ml.poll();
+  t.equal(ml.current, 0, 'not silent long enough');
+  now = 2100;
+  ml.poll();
+  t.equal(ml.current, 2, 'skips the down link 1');
+  t.equal(ml.stats.silenceRotations, 1);
+  now = 2500;
+  ml.poll();
+  t.equal(ml.current, 2, 'a full silence period on the new link before moving again');
+  now = 3200;
+  ml.poll();
+  t.equal(ml.current, 0, 'wraps around');
+  t.equal(ml.stats.silenceRotations, 2);
+  cs[2]!.deliver('b');
+  t.equal(ml.current, 2, 'the link that delivers wins at once');
+  ml.send(Buffer.from('x'));
+  t.equal(cs[2]!.sent.length, 1, 'and carries the traffic');
 });
