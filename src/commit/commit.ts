@@ -67,13 +67,9 @@ export interface CommitReport {
 const EEXIST = 17;
 const ENOENT = 2;
 
-export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, opts: CommitOptions): Promise<CommitReport> {
-  const fixed = opts.chunk ?? opts.yieldEvery;
-  const sliceMs = opts.sliceMs ?? 20;
-  // adaptive chunks start at one full kernel batch and move in whole 256-entry steps
-  let chunkSize = fixed !== undefined ? Math.max(1, fixed) : 1024;
-  const t0 = opts.now();
-  const report: CommitReport = {
+/** A report with nothing attempted (also what a commit of nothing returns). */
+export function emptyCommitReport(): CommitReport {
+  return {
     attempted: 0,
     committed: 0,
     replaced: 0,
@@ -83,6 +79,15 @@ export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, o
     durationMs: 0,
     maxStallMs: 0,
   };
+}
+
+export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, opts: CommitOptions): Promise<CommitReport> {
+  const fixed = opts.chunk ?? opts.yieldEvery;
+  const sliceMs = opts.sliceMs ?? 20;
+  // adaptive chunks start at one full kernel batch and move in whole 256-entry steps
+  let chunkSize = fixed !== undefined ? Math.max(1, fixed) : 1024;
+  const t0 = opts.now();
+  const report = emptyCommitReport();
   const related: Flow[] = [];
   const relatedTimeouts: number[] = [];
   let chunk: Flow[] = [];

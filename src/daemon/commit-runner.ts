@@ -3,7 +3,7 @@
  * that counts every failure by reason and ends in one summary log line — conntrackd logs two
  * lines per failed entry and exits 0.
  */
-import { commitFlows, type CommitReport } from '../commit/commit';
+import { commitFlows, emptyCommitReport, type CommitReport } from '../commit/commit';
 import type { Expectation, Flow } from '../flow/flow';
 import type { Logger } from '../log/logger';
 import { PlainHistogram, COMMIT_DURATION_BUCKETS } from '../metrics/source';
@@ -95,7 +95,7 @@ export class CommitRunner {
     }
     const failed = (report?.failed ?? 0) + expFailed;
     this.stats.last = {
-      ...(report ?? emptyReport()),
+      ...(report ?? emptyCommitReport()),
       expCommitted: expOk,
       expFailed,
       at: Date.now(),
@@ -149,17 +149,4 @@ function nonZero(r: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(r)) if (v > 0) out[k] = v;
   return out;
-}
-
-function emptyReport(): CommitReport {
-  return {
-    attempted: 0,
-    committed: 0,
-    replaced: 0,
-    failed: 0,
-    failedByReason: { exists: 0, notFound: 0, nomem: 0, tableFull: 0, lost: 0, other: 0 },
-    otherErrnos: {},
-    durationMs: 0,
-    maxStallMs: 0,
-  };
 }
