@@ -312,6 +312,9 @@ function readAddrAt(buf: Buffer, p: number, family: Family): Addr {
  */
 const ZERO_SYNPROXY: NonNullable<Flow['synproxy']> = Object.freeze({ its: 0, isn: 0, tsoff: 0 });
 
+/** Plain-data flows decoded from peers (see decodeCtBody). */
+class PeerFlow {}
+
 export function decodeCtBody(buf: Buffer, off: number, end: number, opts: WireOptions): Flow {
   let family: Family | 0 = 0;
   let src: Addr = 0;
@@ -487,7 +490,10 @@ export function decodeCtBody(buf: Buffer, off: number, end: number, opts: WireOp
   if (family === 0) throw new WireDecodeError('missingTuple', 'conntrack message without NTA_IPV4/NTA_IPV6');
 
   const orig: Tuple = { family, src, dst, proto, sport, dport, icmpType, icmpCode, icmpId };
-  const flow: Flow = { orig };
+  // an instance of an empty class, not a literal: properties added below stay in-object (V8
+  // slack tracking), ≈25 bytes less per external-cache entry (issue 8 memory)
+  const flow = new PeerFlow() as Flow;
+  flow.orig = orig;
   if (status !== undefined) flow.status = status;
   if (timeout !== undefined) flow.timeout = timeout;
   if (mark !== undefined) flow.mark = mark;
