@@ -14,7 +14,7 @@ import { benchFlow, benchIndex, benchKey } from '../../bench/sync/flows';
 import { deleteNamespace, listBenchNamespaces } from '../../bench/sync/topo';
 import { burst, type RigOptions, Rig, steady, waitConverged, waitCount } from '../../bench/sync/workloads';
 
-const kind = (process.env.BN_SMOKE_DAEMON ?? 'conntrackd') as DaemonKind;
+const kind = (process.env.BN_SMOKE_DAEMON ?? 'ctsyncd') as DaemonKind;
 const id = `t${process.pid.toString(36)}`; // ≤ 6 chars: bn-<id><n>-a stays ≤ 15
 const runDir = `/tmp/bn-smoke-${id}`;
 let k = 200;
