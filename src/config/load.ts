@@ -8,7 +8,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { CtsyncError } from '../core/errors';
 import { lineOfKey, looksLikeConntrackdConf, parseConntrackdConf } from './conntrackd-conf';
 import { CONFIG_ERR, ConfigError, type ConfigProblem } from './errors';
@@ -63,7 +62,8 @@ export function readNative(path: string, text: string = readText(path)): NativeR
   }
   let native: unknown;
   try {
-    native = format === 'json' ? JSON.parse(text) : parseYaml(text);
+    // yaml is loaded only for YAML files: it is most of a client's start-up time otherwise
+    native = format === 'json' ? JSON.parse(text) : (require('yaml') as typeof import('yaml')).parse(text);
   } catch (e) {
     throw new ConfigError([{ message: `invalid ${format.toUpperCase()}: ${(e as Error).message.split('\n')[0]}` }], path);
   }
