@@ -8,19 +8,9 @@
  */
 import * as dgram from 'node:dgram';
 import * as os from 'node:os';
-import {
-  type BufferOptions,
-  bindAsync,
-  closeAsync,
-  LogLimiter,
-  makeSendCallback,
-  maxPayloadFor,
-  normalizeAddress,
-  readInterfaceMtu,
-  recordBufferSizes,
-  socketOptions,
-} from './common';
-import { type ChannelLog, type ChannelStats, newChannelStats, type StatsChannel } from './types';
+import { type BufferOptions, bindAsync, closeAsync, maxPayloadFor, readInterfaceMtu, recordBufferSizes, socketOptions } from './common';
+import { SocketPairChannel } from './socket-pair';
+import type { ChannelLog } from './types';
 
 export interface MulticastOptions extends BufferOptions {
   family: 4 | 6;
@@ -46,43 +36,18 @@ export function interfaceIPv4(ifname: string): string {
   return v4.address;
 }
 
-export class MulticastChannel implements StatsChannel {
-  readonly stats: ChannelStats = newChannelStats();
-  readonly name: string;
-  private handler: ((datagram: Buffer, from: string) => void) | undefined;
-  private readonly sendCb: (err: Error | null, bytes: number) => void;
+export class MulticastChannel extends SocketPairChannel {
   private readonly dest: string;
-  private closed = false;
 
   private constructor(
-    readonly maxPayload: number,
-    private readonly rx: dgram.Socket,
-    private readonly tx: dgram.Socket,
+    maxPayload: number,
+    rx: dgram.Socket,
+    tx: dgram.Socket,
     private readonly opts: MulticastOptions,
   ) {
-    this.name = opts.name ?? `multicast:${opts.interface}`;
-    const limiter = new LogLimiter(opts.log);
-    this.sendCb = makeSendCallback(this.stats, limiter, this.name);
+    super(opts.name ?? `multicast:${opts.interface}`, maxPayload, rx, tx, opts.log);
     // IPv6 link-local groups need the zone to pick the egress interface.
     this.dest = opts.family === 6 && !opts.group.includes('%') ? `${opts.group}%${opts.interface}` : opts.group;
-    rx.on('message', (msg, rinfo) => {
-      this.stats.receivedDatagrams++;
-      this.stats.receivedBytes += msg.length;
-      const h = this.handler;
-      if (!h) return;
-      try {
-        h(msg, normalizeAddress(rinfo.address));
-      } catch (err) {
-        // The engine should catch per datagram (habit 2); this is the last line of defence.
-        limiter.warn('handler', { channel: this.name, err: String(err) }, 'datagram handler threw');
-      }
-    });
-    const onSockError = (err: Error) => {
-      this.stats.receiveErrors++;
-      limiter.warn(`sock:${(err as NodeJS.ErrnoException).code}`, { channel: this.name, err: err.message }, 'sync socket error');
-    };
-    rx.on('error', onSockError);
-    tx.on('error', onSockError);
   }
 
   static async open(opts: MulticastOptions): Promise<MulticastChannel> {
@@ -121,28 +86,9 @@ export class MulticastChannel implements StatsChannel {
     return ch;
   }
 
-  get receiveBufferBytes(): number {
-    return this.stats.rcvBufBytes;
-  }
-
   send(datagram: Buffer): void {
     if (this.closed) return;
-    try {
-      this.tx.send(datagram, this.opts.port, this.dest, this.sendCb);
-    } catch (err) {
-      // synchronous throws (e.g. socket closed under us) are counted like async send errors
-      this.sendCb(err as Error, 0);
-    }
-  }
-
-  onDatagram(cb: (datagram: Buffer, from: string) => void): void {
-    this.handler = cb;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all([closeAsync(this.rx), closeAsync(this.tx)]);
+    this.sendTo(datagram, this.opts.port, this.dest);
   }
 }
 

@@ -10,15 +10,14 @@ import {
   type BufferOptions,
   bindAsync,
   closeAsync,
-  LogLimiter,
-  makeSendCallback,
   maxPayloadFor,
   normalizeAddress,
   readInterfaceMtu,
   recordBufferSizes,
   socketOptions,
 } from './common';
-import { type ChannelLog, type ChannelStats, newChannelStats, type StatsChannel } from './types';
+import { SocketPairChannel } from './socket-pair';
+import type { ChannelLog } from './types';
 
 export interface UdpPeer {
   address: string;
@@ -43,52 +42,25 @@ export interface UdpOptions extends BufferOptions {
   name?: string;
 }
 
-export class UdpChannel implements StatsChannel {
-  readonly stats: ChannelStats = newChannelStats();
-  readonly name: string;
-  private handler: ((datagram: Buffer, from: string) => void) | undefined;
-  private readonly sendCb: (err: Error | null, bytes: number) => void;
+export class UdpChannel extends SocketPairChannel {
   private readonly peers: Array<{ address: string; port: number }>;
   private readonly allowed: Set<string>;
-  private closed = false;
+  private readonly acceptAny: boolean;
 
-  private constructor(
-    readonly maxPayload: number,
-    private readonly rx: dgram.Socket,
-    private readonly tx: dgram.Socket,
-    opts: UdpOptions,
-  ) {
-    this.name = opts.name ?? `udp:${opts.localAddress}:${opts.port}`;
-    const limiter = new LogLimiter(opts.log);
-    this.sendCb = makeSendCallback(this.stats, limiter, this.name);
+  private constructor(maxPayload: number, rx: dgram.Socket, tx: dgram.Socket, opts: UdpOptions) {
+    super(opts.name ?? `udp:${opts.localAddress}:${opts.port}`, maxPayload, rx, tx, opts.log);
     this.peers = opts.peers.map((p) =>
       typeof p === 'string' ? { address: p, port: opts.port } : { address: p.address, port: p.port ?? opts.port },
     );
     this.allowed = new Set(this.peers.map((p) => normalizeAddress(p.address)));
-    const acceptAny = opts.acceptAnySource === true;
-    rx.on('message', (msg, rinfo) => {
-      const from = normalizeAddress(rinfo.address);
-      if (!acceptAny && !this.allowed.has(from)) {
-        this.stats.strangerDrops++;
-        limiter.warn('stranger', { channel: this.name, from }, 'dropped datagram from unknown source');
-        return;
-      }
-      this.stats.receivedDatagrams++;
-      this.stats.receivedBytes += msg.length;
-      const h = this.handler;
-      if (!h) return;
-      try {
-        h(msg, from);
-      } catch (err) {
-        limiter.warn('handler', { channel: this.name, err: String(err) }, 'datagram handler threw');
-      }
-    });
-    const onSockError = (err: Error) => {
-      this.stats.receiveErrors++;
-      limiter.warn(`sock:${(err as NodeJS.ErrnoException).code}`, { channel: this.name, err: err.message }, 'sync socket error');
-    };
-    rx.on('error', onSockError);
-    tx.on('error', onSockError);
+    this.acceptAny = opts.acceptAnySource === true;
+  }
+
+  protected override accept(from: string): boolean {
+    if (this.acceptAny || this.allowed.has(from)) return true;
+    this.stats.strangerDrops++;
+    this.limiter.warn('stranger', { channel: this.name, from }, 'dropped datagram from unknown source');
+    return false;
   }
 
   static async open(opts: UdpOptions): Promise<UdpChannel> {
@@ -115,29 +87,9 @@ export class UdpChannel implements StatsChannel {
     return ch;
   }
 
-  get receiveBufferBytes(): number {
-    return this.stats.rcvBufBytes;
-  }
-
   send(datagram: Buffer): void {
     if (this.closed) return;
-    for (const p of this.peers) {
-      try {
-        this.tx.send(datagram, p.port, p.address, this.sendCb);
-      } catch (err) {
-        this.sendCb(err as Error, 0);
-      }
-    }
-  }
-
-  onDatagram(cb: (datagram: Buffer, from: string) => void): void {
-    this.handler = cb;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all([closeAsync(this.rx), closeAsync(this.tx)]);
+    for (const p of this.peers) this.sendTo(datagram, p.port, p.address);
   }
 }
 
