@@ -263,6 +263,44 @@ ${o.generalExtra ?? ''}
   }
 }
 
+/** The environment for child processes: tap's loader hooks must not leak into them. */
+export function childEnv(): NodeJS.ProcessEnv {
+  const e = { ...process.env };
+  delete e.NODE_OPTIONS;
+  return e;
+}
+
+/**
+ * Runs a compiled script (`node SCRIPT MODE JSON-ARGS`) inside a namespace and resolves with the
+ * JSON of its last stdout line. Rejects on a non-zero exit or after `timeoutMs` (killed by PID).
+ */
+export function runJsonInNamespace<T>(ns: string, script: string, mode: string, args: unknown, timeoutMs: number): Promise<T> {
+  if (!fs.existsSync(script)) throw new Error(`${script} missing: run npm run build first`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, mode, JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv(),
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+      reject(new Error(`${path.basename(script)} ${mode} timed out; stderr: ${err}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`${path.basename(script)} ${mode} exited ${code}: ${err}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
+      } catch (e) {
+        reject(new Error(`${path.basename(script)} ${mode}: bad output ${out.slice(0, 300)} (${(e as Error).message})`));
+      }
+    });
+  });
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
