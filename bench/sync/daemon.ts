@@ -248,6 +248,11 @@ export class Daemon {
     return procCpuSeconds(this.pid);
   }
 
+  /** Kernel-mode share of cpuSeconds() (stime+cstime): netlink and socket work. */
+  sysSeconds(): number {
+    return procCpuSeconds(this.pid, 'sys');
+  }
+
   /** VmHWM / VmRSS in bytes. */
   memory(): { hwm: number; rss: number } {
     return procMemory(this.pid);
@@ -276,13 +281,14 @@ export function parseCacheCounts(text: string): { internal: number; external: nu
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux/x86_64 and arm64
 
-export function procCpuSeconds(pid: number): number {
+export function procCpuSeconds(pid: number, which: 'all' | 'sys' = 'all'): number {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the ")" of comm: state is field 3; utime 14, stime 15 (1-based).
     const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
     // utime, stime, cutime, cstime: children count too (a daemon may fork for commit/dump).
-    return (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) / CLK_TCK;
+    const sys = Number(rest[12]) + Number(rest[14]);
+    return (which === 'sys' ? sys : Number(rest[11]) + Number(rest[13]) + sys) / CLK_TCK;
   } catch {
     return Number.NaN;
   }

@@ -14,7 +14,7 @@
  *  - lag: capture on fwB's sync veth, see wirelag.ts.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type ConfOptions, Daemon, type DaemonKind, dumpEntries, kernelEntries, type SchedMode } from './daemon';
 import { lastJson, nowMs, nsNodeAsync, type RunResult, sleep } from './sh';
@@ -95,6 +95,8 @@ interface Snap {
   t: number;
   cpuA: number;
   cpuB: number;
+  sysA: number;
+  sysB: number;
   rssA: number;
   rssB: number;
   linkA: LinkCounters;
@@ -106,6 +108,8 @@ function snap(r: Rig): Snap {
     t: nowMs(),
     cpuA: r.a.cpuSeconds(),
     cpuB: r.b.cpuSeconds(),
+    sysA: r.a.sysSeconds(),
+    sysB: r.b.sysSeconds(),
     rssA: r.a.memory().rss,
     rssB: r.b.memory().rss,
     linkA: linkCounters(r.pair.nsA),
@@ -121,6 +125,8 @@ function resources(r: Rig, s0: Snap, s1: Snap, entries: number, prefix = ''): Fi
   return {
     [`${prefix}cpuA_s_per100k`]: round((s1.cpuA - s0.cpuA) * per100k, 3),
     [`${prefix}cpuB_s_per100k`]: round((s1.cpuB - s0.cpuB) * per100k, 3),
+    [`${prefix}sysA_s_per100k`]: round((s1.sysA - s0.sysA) * per100k, 3),
+    [`${prefix}sysB_s_per100k`]: round((s1.sysB - s0.sysB) * per100k, 3),
     [`${prefix}hwmA_MiB`]: round(r.a.memory().hwm / 1048576, 1),
     [`${prefix}hwmB_MiB`]: round(r.b.memory().hwm / 1048576, 1),
     [`${prefix}memA_B_per_entry`]: Math.round((s1.rssA - s0.rssA) / Math.max(1, entries)),
@@ -221,6 +227,7 @@ export async function burst(o: RigOptions, n: number, nat: boolean, followUps: b
     if (!w.converged) log(`  ${o.kind} burst ${n}${nat ? ' nat' : ''}: did not converge in ${convergeTimeoutMs(n) / 1000} s (peer external ${w.last}/${n}${w.died ? ', peer daemon died' : ''})`);
     await sleep(300); // let acks settle before reading counters
     const s1 = snap(r);
+    if (process.env.BN_THREADS) log(`  threads A: ${threadCpu(r.a.pid)}\n  threads B: ${threadCpu(r.b.pid)}`);
     Object.assign(f, resources(r, s0, s1, n));
     const d = diffAgainstPeer(r);
     f.lost = d.lost;
@@ -381,4 +388,22 @@ export async function waitConverged(r: Rig, timeoutMs: number): Promise<Converge
     if (nowMs() >= end) return last;
     await sleep(1000);
   }
+}
+
+/** Debug aid (BN_THREADS=1): CPU seconds per thread of a daemon, "name user/sys". */
+function threadCpu(pid: number): string {
+  const out: string[] = [];
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      const u = Number(rest[11]) / 100;
+      const s = Number(rest[12]) / 100;
+      if (u + s > 0) out.push(`${comm} ${u.toFixed(2)}/${s.toFixed(2)}`);
+    } catch {
+      // thread ended
+    }
+  }
+  return out.join(', ');
 }
