@@ -1,9 +1,12 @@
 /**
- * Internal and external caches (spec §5.1, §5.2). Keyed by flowKey()/expectationKey() (zone +
- * original tuple, never the kernel id). Pure state: the clock time is passed in by the caller.
+ * Internal and external caches (spec §5.1, §5.2). Keyed by zone + original tuple (flows) or
+ * zone + master + tuple (expectations), never the kernel id: flowHash()/sameFlowKey() and their
+ * expectation twins, the same fields as flowKey()/expectationKey(). Pure state: the clock time
+ * is passed in by the caller.
  */
 import type { Expectation, Flow } from '../flow/flow';
-import { expectationKey, flowKey } from '../flow/key';
+import { expectationHash, flowHash, sameExpectationKey, sameFlowKey } from '../flow/key';
+import { HashIndex, type KeyOps } from './hash-index';
 import { LinkedQueue } from '../sync/queue';
 import { mergeFlow, replaceExpectation, stripForCache } from './merge';
 import { type CacheObject, cacheTime, newCacheObject, type ObjKind, ObjStatus } from './object';
@@ -11,9 +14,8 @@ import { CacheStats } from './stats';
 
 export type EventKind = 'new' | 'update' | 'destroy';
 
-export interface CacheFlavour<T> {
+export interface CacheFlavour<T> extends KeyOps<T> {
   kind: ObjKind;
-  keyOf(d: T): string;
   /** Returns the merged data (may mutate and return old, or return upd). */
   merge(old: T, upd: T): T;
   prepare(d: T): T;
@@ -21,14 +23,16 @@ export interface CacheFlavour<T> {
 
 export const CT_FLAVOUR: CacheFlavour<Flow> = {
   kind: 'ct',
-  keyOf: flowKey,
+  hash: flowHash,
+  sameKey: sameFlowKey,
   merge: mergeFlow,
   prepare: stripForCache,
 };
 
 export const EXP_FLAVOUR: CacheFlavour<Expectation> = {
   kind: 'exp',
-  keyOf: expectationKey,
+  hash: expectationHash,
+  sameKey: sameExpectationKey,
   merge: replaceExpectation,
   prepare: (e) => e,
 };
@@ -36,7 +40,7 @@ export const EXP_FLAVOUR: CacheFlavour<Expectation> = {
 /** The shared map + limit + counters; the two caches add their own event semantics. */
 export class ObjectCache<T> {
   readonly stats = new CacheStats();
-  protected readonly map = new Map<string, CacheObject<T>>();
+  protected readonly map: HashIndex<T, CacheObject<T>>;
   /**
    * Called when a NEW replaces an object (live or dead). The sync engine withdraws the old one
    * from the tx/resend queues: the new NEW supersedes it at the peer, while a late resend of
@@ -49,19 +53,18 @@ export class ObjectCache<T> {
     readonly flavour: CacheFlavour<T>,
     /** Maximum objects (live + dead) held; HashLimit (spec §7.2). 0 = unlimited. */
     readonly limit: number,
-  ) {}
+  ) {
+    this.map = new HashIndex(flavour);
+  }
 
   /** Objects held, including dead ones awaiting release. */
   get size(): number {
     return this.map.size;
   }
 
-  get(key: string): CacheObject<T> | undefined {
-    return this.map.get(key);
-  }
-
+  /** The object with d's key (live or dead-but-held), if any. */
   find(d: T): CacheObject<T> | undefined {
-    return this.map.get(this.flavour.keyOf(d));
+    return this.map.get(d);
   }
 
   /** All objects, dead ones included. */
@@ -80,8 +83,7 @@ export class ObjectCache<T> {
    * holds it, it goes out as a DEL before the new NEW, which leaves the peer correct.
    */
   protected insert(d: T, now: number): CacheObject<T> | null {
-    const key = this.flavour.keyOf(d);
-    const old = this.map.get(key);
+    const old = this.map.get(d);
     if (old) {
       this.detach(old);
       this.stats.replaced++;
@@ -90,8 +92,8 @@ export class ObjectCache<T> {
       this.stats.refusedFull++;
       return null;
     }
-    const obj = newCacheObject(this.flavour.kind, key, this.flavour.prepare(d), now);
-    this.map.set(key, obj);
+    const obj = newCacheObject(this.flavour.kind, this.flavour.prepare(d), now);
+    this.map.add(obj);
     this.stats.added++;
     this.stats.active++;
     return obj;
@@ -99,8 +101,7 @@ export class ObjectCache<T> {
 
   /** UPDATE semantics: merge into a live object, else create (status NEW). */
   protected upsert(d: T, now: number): CacheObject<T> | null {
-    const key = this.flavour.keyOf(d);
-    const old = this.map.get(key);
+    const old = this.map.get(d);
     if (old && old.status !== ObjStatus.DEAD) {
       old.data = this.flavour.merge(old.data, this.flavour.prepare(d));
       old.status = ObjStatus.ALIVE;
@@ -114,7 +115,7 @@ export class ObjectCache<T> {
 
   /** Drops obj from the map (if it is the mapped one) and marks it DEAD. */
   protected detach(obj: CacheObject<T>): void {
-    if (obj.inCache && this.map.get(obj.key) === obj) this.map.delete(obj.key);
+    if (obj.inCache) this.map.remove(obj);
     if (obj.status !== ObjStatus.DEAD) {
       obj.status = ObjStatus.DEAD;
       this.stats.active--;

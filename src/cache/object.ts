@@ -17,7 +17,6 @@ export type ObjKind = 'ct' | 'exp';
 
 export interface CacheObject<T> extends QNode {
   readonly kind: ObjKind;
-  readonly key: string;
   /** The cached Flow or Expectation; mutated in place by UPDATE merges. */
   data: T;
   status: ObjStatus;
@@ -56,14 +55,13 @@ export function cacheTime(now: number): number {
   return Math.floor(now);
 }
 
-export function newCacheObject<T>(kind: ObjKind, key: string, data: T, now0: number): CacheObject<T> {
+export function newCacheObject<T>(kind: ObjKind, data: T, now0: number): CacheObject<T> {
   const now = cacheTime(now0);
   return {
     qPrev: null,
     qNext: null,
     qOwner: null,
     kind,
-    key,
     data,
     status: ObjStatus.NEW,
     created: now,

@@ -10,6 +10,7 @@
  * Map.set; this IPv4 key is one flat 12-unit string (≈40 bytes). IPv6 keys share the tuple's
  * own 16-char address strings (two cons nodes, no copy). Keys are never parsed or printed.
  */
+import { finish, mix, mixString } from '../core/hash';
 import type { Expectation, Flow, Tuple } from './flow';
 
 /** Key of one tuple: IPv4 11 units, IPv6 7 + 32 units; the first unit is the family. */
@@ -37,4 +38,53 @@ export function expectationKey(e: Expectation): string {
   // tuple keys have a fixed length per family (their first unit), so plain concatenation is
   // unambiguous
   return String.fromCharCode(e.zone ?? 0) + tupleKey(e.master) + tupleKey(e.tuple);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numeric hashes + field comparison: what the caches index by (cache/hash-index.ts). They cover
+// exactly the fields of flowKey()/expectationKey(), so "same key" means the same thing in both.
+// ---------------------------------------------------------------------------------------------
+
+function mixTuple(h: number, t: Tuple): number {
+  const s = t.src;
+  if (typeof s === 'number') {
+    h = mix(h, s);
+    h = mix(h, t.dst as number);
+  } else {
+    h = mixString(h, s);
+    h = mixString(h, t.dst as string);
+  }
+  h = mix(h, (t.sport << 16) | t.dport);
+  h = mix(h, t.proto | (t.family << 8) | (t.icmpType << 16) | (t.icmpCode << 24));
+  return mix(h, t.icmpId);
+}
+
+function sameTuple(a: Tuple, b: Tuple): boolean {
+  return (
+    a.src === b.src &&
+    a.dst === b.dst &&
+    a.sport === b.sport &&
+    a.dport === b.dport &&
+    a.proto === b.proto &&
+    a.family === b.family &&
+    a.icmpType === b.icmpType &&
+    a.icmpCode === b.icmpCode &&
+    a.icmpId === b.icmpId
+  );
+}
+
+export function flowHash(f: Flow): number {
+  return finish(mixTuple(f.zone ?? 0, f.orig));
+}
+
+export function sameFlowKey(a: Flow, b: Flow): boolean {
+  return sameTuple(a.orig, b.orig) && (a.zone ?? 0) === (b.zone ?? 0);
+}
+
+export function expectationHash(e: Expectation): number {
+  return finish(mixTuple(mixTuple(e.zone ?? 0, e.master), e.tuple));
+}
+
+export function sameExpectationKey(a: Expectation, b: Expectation): boolean {
+  return sameTuple(a.tuple, b.tuple) && sameTuple(a.master, b.master) && (a.zone ?? 0) === (b.zone ?? 0);
 }

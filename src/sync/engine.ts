@@ -21,7 +21,6 @@ import type { Clock } from '../core/clock';
 import { ExpectationFilter, type ExpectationSyncConfig } from '../filter/exp-filter';
 import type { FilterStats, FlowFilter } from '../filter/flow-filter';
 import type { Expectation, Flow } from '../flow/flow';
-import { flowKey } from '../flow/key';
 import { ENVELOPE_OVERHEAD } from './envelope/envelope';
 import type { Channel, EnvelopePort, Scheduler } from './channel-port';
 import { EngineStats } from './engine/stats';
@@ -136,7 +135,7 @@ export class SyncEngine {
       es === false
         ? null
         : new ExpectationFilter(es, (e) => {
-            const m = this.internal.get(flowKey({ orig: e.master, zone: e.zone }));
+            const m = this.internal.find(masterOf(e));
             return m !== undefined && m.status !== ObjStatus.DEAD;
           });
 
@@ -519,4 +518,9 @@ export class SyncEngine {
       this.onReady?.();
     }
   }
+}
+
+/** The key fields of an expectation's master flow, as a Flow for a cache lookup. */
+function masterOf(e: Expectation): Flow {
+  return e.zone === undefined ? { orig: e.master } : { orig: e.master, zone: e.zone };
 }

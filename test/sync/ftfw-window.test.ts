@@ -23,9 +23,8 @@ function setup(opts: Partial<FtfwOptions> = {}) {
 function ctl(seq: number, flags: number, from = 0, to = 0): NetHeader {
   return { version: 1, type: NET_T.CTL, flags, len: flags & (NET_F.ACK | NET_F.NACK | NET_F.RESYNC) ? 16 : 8, seq, from, to };
 }
-let objN = 0;
 function objs(n: number): SyncObject[] {
-  return Array.from({ length: n }, () => newCacheObject<unknown>('ct', `w${objN++}`, {}, 0));
+  return Array.from({ length: n }, () => newCacheObject<unknown>('ct', {}, 0));
 }
 
 t.test('window: at most maxInFlight messages beyond the highest ACK; an ACK reopens it', async (t) => {

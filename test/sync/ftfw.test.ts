@@ -23,9 +23,8 @@ function data(seq: number, flags = 0): NetHeader {
 function ctl(seq: number, flags: number, from = 0, to = 0): NetHeader {
   return { version: 1, type: NET_T.CTL, flags, len: flags & (NET_F.ACK | NET_F.NACK | NET_F.RESYNC) ? 16 : 8, seq, from, to };
 }
-let objN = 0;
 function obj(): SyncObject {
-  return newCacheObject<unknown>('ct', `k${objN++}`, {}, 0);
+  return newCacheObject<unknown>('ct', {}, 0);
 }
 /** Receive a first message (UNSET → set) so tracking starts at s. */
 function prime(m: FtfwMode, s: number) {

@@ -89,7 +89,7 @@ function replay(t: Test, all: Dgram[], startMs: number, stopMs: number, o: Repla
   const m = o.makeMode(clock, host);
   const objs = new Map<string, SyncObject>();
   const obj = (key: string) => {
-    const x = newCacheObject<unknown>('ct', key, {} as Flow, clock.now()) as CacheObject<unknown>;
+    const x = newCacheObject<unknown>('ct', {} as Flow, clock.now()) as CacheObject<unknown>;
     objs.set(key, x);
     return x;
   };

@@ -12,8 +12,7 @@ import { diffFlows, node } from './fixtures/nodes';
 import { FakeNet, World } from './fixtures/world';
 
 const hdr = (seq: number, type: number, flags: number): NetHeader => ({ version: 1, type, flags, len: 16, seq, from: 0, to: 0 });
-let k = 0;
-const obj = (): SyncObject => newCacheObject<unknown>('ct', `o${k++}`, {}, 0);
+const obj = (): SyncObject => newCacheObject<unknown>('ct', {}, 0);
 
 t.test('NOTRACK: no HELLO, no resend queue, ALIVE after 1 s idle, stats-only seq tracking', async (t) => {
   const clock = new ManualClock();
