@@ -33,6 +33,9 @@ async function main(): Promise<number> {
   if (bursts) plan.bursts = plan.natBursts = bursts.split(',').map((x) => Number(x));
   const sched = (flags.get('sched') ?? 'rr99') as SchedMode;
   if (sched !== 'other' && sched !== 'rr99') throw new Error('--sched other|rr99');
+  // --warmup=N: entries synced and flushed before each measured burst (0 = cold daemons)
+  const warmup = Number(flags.get('warmup') ?? 20_000);
+  if (!Number.isInteger(warmup) || warmup < 0) throw new Error('--warmup takes a count ≥ 0');
   const only = new Set((flags.get('only') ?? 'burst,nat,steady').split(','));
   const id = runId();
   const runDir = `/tmp/bn-run-${id}`;
@@ -55,7 +58,7 @@ async function main(): Promise<number> {
   const loadStart = load1();
   const sections: string[] = [];
   let k = 1;
-  const rig = (kind: DaemonKind, idx: number): RigOptions => ({ kind, tag: `${id}${idx}${k}`, k: k++, runDir, sched });
+  const rig = (kind: DaemonKind, idx: number): RigOptions => ({ kind, tag: `${id}${idx}${k}`, k: k++, runDir, sched, warmup });
 
   const runBoth = async (title: string, fn: (o: RigOptions) => Promise<Figures>) => {
     const cols: Figures[] = [];

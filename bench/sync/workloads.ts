@@ -36,6 +36,12 @@ export interface RigOptions {
   runDir: string;
   sched: SchedMode;
   conf?: ConfOptions;
+  /**
+   * Bursts: entries created, synced and flushed on the same pair before the measured burst, so
+   * both daemons are measured warm (a long-running daemon is; ctsyncd's JIT otherwise pays its
+   * compilation inside the first burst). 0 = measure cold.
+   */
+  warmup?: number;
 }
 
 /** A firewall pair with one daemon on each side. */
@@ -199,6 +205,21 @@ export function convergeTimeoutMs(n: number): number {
 }
 
 /**
+ * Warm-up on a fresh pair: w entries (flows n..n+w-1, disjoint from the measured 0..n-1) are
+ * created on fwA, synced to fwB, then fwA's table is flushed and the deletes synced, so both
+ * caches are empty again when the measurement starts.
+ */
+async function warmUp(r: Rig, w: number, n: number, log: (s: string) => void): Promise<void> {
+  const ir = await r.inject('burst', { n: w, offset: n }, convergeTimeoutMs(w));
+  if (ir.code !== 0) throw new Error(`warm-up injector failed: ${injectError(ir)}`);
+  const up = await waitCount(r.b, 'external', (c) => c >= w, convergeTimeoutMs(w));
+  kernelFlush(r.pair.nsA);
+  const down = await waitCount(r.b, 'external', (c) => c === 0, convergeTimeoutMs(w));
+  if (!up.converged || !down.converged) log(`  warm-up of ${w}: peer external reached ${up.last}, then ${down.last} (expected ${w}, then 0)`);
+  await sleep(500);
+}
+
+/**
  * Burst of n creates on fwA; figures for sync, then (plain bursts, opts.followUps) commit on
  * fwB and bulk resync to a restarted fwB on the same rig.
  */
@@ -208,6 +229,8 @@ export async function burst(o: RigOptions, n: number, nat: boolean, followUps: b
   try {
     await r.start();
     f.sched = `${r.a.schedPolicy()}`;
+    f.warmup = o.warmup ?? 0;
+    if (o.warmup) await warmUp(r, o.warmup, n, log);
     const s0 = snap(r);
     let injFailed = false;
     const inj = r.inject('burst', { n, nat }, convergeTimeoutMs(n)).then((x) => {

@@ -659,15 +659,21 @@ export function decodeExpectation(buf: Buffer, off: number, end: number, family:
  * (ctnetlink_conntrack_event). Throws 'badMessage' for anything else.
  */
 export function conntrackEventType(m: NlMsg): 'new' | 'update' | 'destroy' {
-  const subsys = m.type >> 8;
-  const msg = m.type & 0xff;
-  if (subsys === NFNL_SUBSYS_CTNETLINK || subsys === NFNL_SUBSYS_CTNETLINK_EXP) {
-    if (msg === IPCTNL_MSG_CT_NEW) {
-      return (m.flags & (NLM_F_CREATE | NLM_F_EXCL)) !== 0 ? 'new' : 'update';
-    }
-    if (msg === IPCTNL_MSG_CT_DELETE) return 'destroy';
+  const kind = eventKind(m.type, m.flags);
+  if (kind === undefined) {
+    throw new CtnetlinkDecodeError('badMessage', `message type 0x${m.type.toString(16)} is not a conntrack event`, m.payloadOff);
   }
-  throw new CtnetlinkDecodeError('badMessage', `message type 0x${m.type.toString(16)} is not a conntrack event`, m.payloadOff);
+  return kind;
+}
+
+/** conntrackEventType from the raw nlmsg_type/nlmsg_flags; undefined when not an event. */
+export function eventKind(type: number, flags: number): 'new' | 'update' | 'destroy' | undefined {
+  const subsys = type >> 8;
+  const msg = type & 0xff;
+  if (subsys !== NFNL_SUBSYS_CTNETLINK && subsys !== NFNL_SUBSYS_CTNETLINK_EXP) return undefined;
+  if (msg === IPCTNL_MSG_CT_NEW) return (flags & (NLM_F_CREATE | NLM_F_EXCL)) !== 0 ? 'new' : 'update';
+  if (msg === IPCTNL_MSG_CT_DELETE) return 'destroy';
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

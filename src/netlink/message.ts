@@ -78,24 +78,39 @@ export interface NlMsg {
 }
 
 /**
- * Walks the concatenated messages in buf[off, end), calling cb for each. Throws
- * CtnetlinkDecodeError on a truncated header, nlmsg_len < 16 ('zeroLength') or a length past
- * the end. The NlMsg object is fresh per message (cheap; V8's young generation absorbs it).
+ * Length (nlmsg_len) of the message at p, validated: throws CtnetlinkDecodeError on a truncated
+ * header, nlmsg_len < 16 ('zeroLength') or a length past end. For hot loops that read the header
+ * fields in place (the event path) instead of through an NlMsg.
  */
-export function forEachNlMsg(buf: Buffer, off: number, end: number, cb: (m: NlMsg) => void): void {
+export function nlMsgLenAt(buf: Buffer, p: number, end: number): number {
+  if (end - p < NLMSG_HDRLEN) {
+    throw new CtnetlinkDecodeError('truncated', `${end - p} trailing bytes, nlmsghdr needs 16`, p);
+  }
+  const len = buf.readUInt32LE(p);
+  if (len < NLMSG_HDRLEN) throw new CtnetlinkDecodeError('zeroLength', `nlmsg_len ${len} < 16`, p);
+  if (len > end - p) {
+    throw new CtnetlinkDecodeError('lengthPastEnd', `nlmsg_len ${len} exceeds the ${end - p} bytes left`, p);
+  }
+  return len;
+}
+
+/** Throws unless [off, end) is a valid range of buf. */
+export function checkDatagramRange(buf: Buffer, off: number, end: number): void {
   if (off < 0 || end > buf.length || off > end) {
     throw new CtnetlinkDecodeError('lengthPastEnd', `datagram range ${off}..${end} outside buffer of ${buf.length}`, off);
   }
+}
+
+/**
+ * Walks the concatenated messages in buf[off, end), calling cb for each. Throws
+ * CtnetlinkDecodeError as nlMsgLenAt does. The NlMsg object is fresh per message (cheap; V8's
+ * young generation absorbs it).
+ */
+export function forEachNlMsg(buf: Buffer, off: number, end: number, cb: (m: NlMsg) => void): void {
+  checkDatagramRange(buf, off, end);
   let p = off;
   while (p < end) {
-    if (end - p < NLMSG_HDRLEN) {
-      throw new CtnetlinkDecodeError('truncated', `${end - p} trailing bytes, nlmsghdr needs 16`, p);
-    }
-    const len = buf.readUInt32LE(p);
-    if (len < NLMSG_HDRLEN) throw new CtnetlinkDecodeError('zeroLength', `nlmsg_len ${len} < 16`, p);
-    if (len > end - p) {
-      throw new CtnetlinkDecodeError('lengthPastEnd', `nlmsg_len ${len} exceeds the ${end - p} bytes left`, p);
-    }
+    const len = nlMsgLenAt(buf, p, end);
     cb({
       type: buf.readUInt16LE(p + 4),
       flags: buf.readUInt16LE(p + 6),
