@@ -5,6 +5,7 @@
 import { AF_INET, AF_INET6, type Addr, type Family } from '../../flow/address';
 import {
   type Flow,
+  hasPorts,
   IPPROTO,
   makeTuple,
   type NatInfo,
@@ -116,6 +117,30 @@ function readLabels(buf: Buffer, p: number, n: number): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Encoder
 
+/**
+ * natFromReply(flow) without its allocation in the common case of a plain (non-NATed) flow
+ * with ports: its reply is the exact inverse of the original tuple, so natFromReply would build
+ * an empty NatInfo and return undefined. ctMessageLength and encodeCt both ask, for every
+ * message sent (issue 8: allocations per synced entry). Anything else goes to natFromReply.
+ */
+function natOf(flow: Flow): NatInfo | undefined {
+  if (flow.nat) return flow.nat;
+  const r = flow.reply;
+  if (!r) return undefined;
+  const o = flow.orig;
+  if (
+    r.src === o.dst &&
+    r.dst === o.src &&
+    hasPorts(o.proto) &&
+    hasPorts(r.proto) &&
+    r.sport === o.dport &&
+    r.dport === o.sport
+  ) {
+    return undefined;
+  }
+  return natFromReply(flow);
+}
+
 /** Bytes encodeCt will write for this flow (header included), for DatagramPacker.reserve. */
 export function ctMessageLength(flow: Flow, opts: WireOptions): number {
   const o = flow.orig;
@@ -125,7 +150,7 @@ export function ctMessageLength(flow: Flow, opts: WireOptions): number {
   if (flow.mark !== undefined) n += 8;
   const m = flow.master;
   if (m) n += addrPairSpace(m.src) + 8 + (wirePorts(m.proto) ? 8 : 0);
-  const nat = natFromReply(flow);
+  const nat = natOf(flow);
   if (nat) {
     if (nat.snatAddr !== undefined) n += typeof nat.snatAddr === 'number' ? 8 : 20;
     if (nat.dnatAddr !== undefined) n += typeof nat.dnatAddr === 'number' ? 8 : 20;
@@ -229,7 +254,7 @@ export function encodeCt(buf: Buffer, off: number, type: 0 | 1 | 2, flags: numbe
     if (wirePorts(m.proto)) p = putPorts(buf, p, NTA.MASTER_PORT, m.sport, m.dport);
   }
   // 8. NAT: addresses first (SNAT, DNAT), then ports (SPAT, DPAT) in host order (§3.6)
-  const nat = natFromReply(flow);
+  const nat = natOf(flow);
   if (nat) {
     if (nat.snatAddr !== undefined) p = putAddr(buf, p, NTA.SNAT_IPV4, NTA.SNAT_IPV6, nat.snatAddr);
     if (nat.dnatAddr !== undefined) p = putAddr(buf, p, NTA.DNAT_IPV4, NTA.DNAT_IPV6, nat.dnatAddr);

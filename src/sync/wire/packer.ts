@@ -7,7 +7,8 @@
 import { WireEncodeError } from './errors';
 
 export class DatagramPacker {
-  private readonly buf: Buffer;
+  /** The datagram being filled: write a reserved message at buffer[off, off + len). */
+  readonly buffer: Buffer;
   private used = 0;
   private reserved = 0;
   /** Datagrams handed to the sink, for channel stats. */
@@ -20,21 +21,22 @@ export class DatagramPacker {
     if (!Number.isInteger(maxPayload) || maxPayload < 9 || maxPayload > 65536) {
       throw new WireEncodeError(`invalid maxPayload ${maxPayload}`);
     }
-    this.buf = Buffer.allocUnsafe(maxPayload);
+    this.buffer = Buffer.allocUnsafe(maxPayload);
   }
 
   /**
    * Space for one message of exactly len bytes; flushes first if it would not fit. A message that
    * can never fit (len >= maxPayload) is a WireEncodeError — conntrackd loops forever there.
-   * Write the message at buf[off, off + len) and then call commit(len).
+   * Returns the offset: write the message at buffer[off, off + len), then call commit(len).
+   * (A number, not a {buf, off} pair: this runs once per synced entry, issue 8.)
    */
-  reserve(len: number): { buf: Buffer; off: number } {
+  reserve(len: number): number {
     if (len <= 0 || len >= this.maxPayload) {
       throw new WireEncodeError(`message of ${len} bytes can never fit a ${this.maxPayload}-byte datagram buffer`);
     }
     if (this.used + len >= this.maxPayload) this.flush();
     this.reserved = len;
-    return { buf: this.buf, off: this.used };
+    return this.used;
   }
 
   /** Accepts the message written after reserve(); len must not exceed the reserved size. */
@@ -50,7 +52,7 @@ export class DatagramPacker {
   flush(): void {
     if (this.used === 0) return;
     const out = Buffer.allocUnsafe(this.used);
-    this.buf.copy(out, 0, 0, this.used);
+    this.buffer.copy(out, 0, 0, this.used);
     this.used = 0;
     this.datagrams++;
     this.sink(out);
