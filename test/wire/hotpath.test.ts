@@ -19,6 +19,7 @@ import {
   WireRxStats,
   walkDatagram,
 } from '../../src/sync/wire';
+import { writeU32 } from '../../src/sync/wire/options';
 
 const opts = DEFAULT_WIRE_OPTIONS;
 
@@ -113,4 +114,15 @@ t.test('decodeDataBody counts and returns what decodeDataMessage does', async (t
   t.equal(s2.badType, 1);
   t.equal(s2.malformedPayload, 1);
   t.equal(s2.attrTooShort, 1);
+});
+
+t.test('writeU32 stores what Buffer#writeUInt32BE(v >>> 0) stores', async (t) => {
+  const vals = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fffffff, 0x80000000, 0xffffffff, -1, -(2 ** 31), 2 ** 32 + 5, 1.9, -1.5, 2 ** 53];
+  for (const v of vals) {
+    const a = Buffer.alloc(6, 0xaa);
+    const b = Buffer.alloc(6, 0xaa);
+    a.writeUInt32BE(v >>> 0, 1);
+    writeU32(b, 1, v);
+    t.same(b, a, String(v));
+  }
 });

@@ -30,6 +30,7 @@ import {
   readU32,
   stringSpace,
   type WireOptions,
+  writeU32,
 } from './options';
 
 export { DEFAULT_WIRE_OPTIONS, type WireOptions } from './options';
@@ -46,8 +47,8 @@ function addrPairSpace(a: Addr): number {
 function putAddrPair(buf: Buffer, off: number, id4: number, id6: number, src: Addr, dst: Addr): number {
   if (typeof src === 'number') {
     const p = putAttr(buf, off, id4, 8);
-    buf.writeUInt32BE(src >>> 0, p);
-    buf.writeUInt32BE((dst as number) >>> 0, p + 4);
+    writeU32(buf, p, src);
+    writeU32(buf, p + 4, dst as number);
     return off + 12;
   }
   const p = putAttr(buf, off, id6, 32);
@@ -266,12 +267,12 @@ export function encodeCt(buf: Buffer, off: number, type: 0 | 1 | 2, flags: numbe
   const sr = flow.seqAdjReply;
   if (so && sr) {
     const q = putAttr(buf, p, NTA.NAT_SEQ_ADJ, 24);
-    buf.writeUInt32BE(so.correctionPos >>> 0, q);
-    buf.writeUInt32BE(so.offsetBefore >>> 0, q + 4);
-    buf.writeUInt32BE(so.offsetAfter >>> 0, q + 8);
-    buf.writeUInt32BE(sr.correctionPos >>> 0, q + 12);
-    buf.writeUInt32BE(sr.offsetBefore >>> 0, q + 16);
-    buf.writeUInt32BE(sr.offsetAfter >>> 0, q + 20);
+    writeU32(buf, q, so.correctionPos);
+    writeU32(buf, q + 4, so.offsetBefore);
+    writeU32(buf, q + 8, so.offsetAfter);
+    writeU32(buf, q + 12, sr.correctionPos);
+    writeU32(buf, q + 16, sr.offsetBefore);
+    writeU32(buf, q + 20, sr.offsetAfter);
     p += 28;
   }
   // 10. helper
@@ -285,9 +286,9 @@ export function encodeCt(buf: Buffer, off: number, type: 0 | 1 | 2, flags: numbe
   const sp = flow.synproxy;
   if (sp) {
     const q = putAttr(buf, p, NTA.SYNPROXY, 12);
-    buf.writeUInt32BE(sp.its >>> 0, q);
-    buf.writeUInt32BE(sp.isn >>> 0, q + 4);
-    buf.writeUInt32BE(sp.tsoff >>> 0, q + 8);
+    writeU32(buf, q, sp.its);
+    writeU32(buf, q + 4, sp.isn);
+    writeU32(buf, q + 8, sp.tsoff);
     p += 16;
   }
   // 13. zone

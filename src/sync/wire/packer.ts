@@ -2,13 +2,16 @@
  * Per-channel datagram batching (spec §1.4): messages are appended back to back into one buffer
  * of `maxPayload` bytes (= MTU − 28 for UDP/multicast, MTU − 40 for TCP); a message goes in only
  * if `buffered + len < maxPayload` (conntrackd's strict rule), so a datagram carries at most
- * maxPayload − 1 bytes. One buffer is reused; the sink gets a fresh copy it may keep.
+ * maxPayload − 1 bytes. The sink gets the filled buffer to keep; the packer starts a new one.
  */
 import { WireEncodeError } from './errors';
 
 export class DatagramPacker {
-  /** The datagram being filled: write a reserved message at buffer[off, off + len). */
-  readonly buffer: Buffer;
+  /**
+   * The datagram being filled: write a reserved message at buffer[off, off + len). A flush
+   * hands this buffer to the sink and starts a new one, so read it after reserve().
+   */
+  buffer: Buffer;
   private used = 0;
   private reserved = 0;
   /** Datagrams handed to the sink, for channel stats. */
@@ -51,8 +54,11 @@ export class DatagramPacker {
   /** Sends the buffered messages as one datagram (no-op when empty). */
   flush(): void {
     if (this.used === 0) return;
-    const out = Buffer.allocUnsafe(this.used);
-    this.buffer.copy(out, 0, 0, this.used);
+    // Hand the filled buffer itself to the sink and start a fresh one (a pooled allocUnsafe,
+    // as the copy was) instead of copying it: Buffer#copy costs ~1 µs of argument checks per
+    // datagram on top of the memcpy (issue 8).
+    const out = this.buffer.subarray(0, this.used);
+    this.buffer = Buffer.allocUnsafe(this.maxPayload);
     this.used = 0;
     this.datagrams++;
     this.sink(out);
