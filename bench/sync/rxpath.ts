@@ -81,6 +81,12 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 const tick = () => new Promise<void>((r) => setTimeout(r, 20)); // lets the gc entries arrive
 
+function heapAfterGc(): number {
+  if (!global.gc) return Number.NaN;
+  global.gc();
+  return process.memoryUsage().heapUsed;
+}
+
 function cpuUs(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
@@ -93,6 +99,8 @@ interface Round {
   aAck: number;
   gcA: number;
   gcB: number;
+  /** Heap bytes per entry B retains (external cache), measured after a full GC; NaN without --expose-gc. */
+  heapB: number;
   dgrams: number;
   acks: number;
 }
@@ -123,6 +131,7 @@ async function round(flows: ReturnType<typeof benchFlow>[]): Promise<Round> {
   const gcA = gcMs;
 
   const dgrams = chA.out.splice(0);
+  const heap0 = heapAfterGc();
   gcMs = 0;
   const hB = chB.handler && chA.handler ? chB.handler : undefined;
   if (!hB) throw new Error('no handler');
@@ -134,6 +143,7 @@ async function round(flows: ReturnType<typeof benchFlow>[]): Promise<Round> {
   const bRx = cpuUs() - t1;
   await tick();
   const gcB = gcMs;
+  const heapB = (heapAfterGc() - heap0) / flows.length;
 
   const acks = chB.out.splice(0);
   const hA = chA.handler!;
@@ -146,20 +156,20 @@ async function round(flows: ReturnType<typeof benchFlow>[]): Promise<Round> {
   }
   await a.close();
   await b.close();
-  return { aTx, aPass: pass, bRx, aAck, gcA, gcB, dgrams: dgrams.length, acks: acks.length };
+  return { aTx, aPass: pass, bRx, aAck, gcA, gcB, heapB, dgrams: dgrams.length, acks: acks.length };
 }
 
 async function main(): Promise<void> {
   const flows = Array.from({ length: N }, (_, i) => benchFlow(i, false));
   const rs: Round[] = [];
   console.log(`sync path, ${N} TCP flows, batches of ${BATCH}, MTU ${MTU}; µs CPU per message (process, all threads)`);
-  console.log('round  A tx(all)  A pass  B rx  A ack  | GC ms A  GC ms B | datagrams acks');
+  console.log('round  A tx(all)  A pass  B rx  A ack  | GC ms A  GC ms B | B heap B/entry | datagrams acks');
   for (let r = 0; r < ROUNDS; r++) {
     const x = await round(flows);
     rs.push(x);
     const f = (us: number) => (us / N).toFixed(2).padStart(7);
     console.log(
-      `${String(r).padStart(5)}  ${f(x.aTx)}  ${f(x.aPass)} ${f(x.bRx)} ${f(x.aAck)}  | ${x.gcA.toFixed(0).padStart(7)}  ${x.gcB.toFixed(0).padStart(7)} | ${x.dgrams} ${x.acks}`,
+      `${String(r).padStart(5)}  ${f(x.aTx)}  ${f(x.aPass)} ${f(x.bRx)} ${f(x.aAck)}  | ${x.gcA.toFixed(0).padStart(7)}  ${x.gcB.toFixed(0).padStart(7)} | ${x.heapB.toFixed(0).padStart(14)} | ${x.dgrams} ${x.acks}`,
     );
   }
   const med = (k: keyof Round) => {
@@ -168,7 +178,7 @@ async function main(): Promise<void> {
   };
   const min = (k: keyof Round) => Math.min(...rs.map((x) => x[k]));
   console.log(
-    `median: A tx ${(med('aTx') / N).toFixed(2)} µs/msg (pass ${(med('aPass') / N).toFixed(2)}), B rx ${(med('bRx') / N).toFixed(2)} µs/msg, A ack ${(med('aAck') / N).toFixed(3)} µs/msg; GC A ${med('gcA').toFixed(0)} ms, B ${med('gcB').toFixed(0)} ms`,
+    `median: A tx ${(med('aTx') / N).toFixed(2)} µs/msg (pass ${(med('aPass') / N).toFixed(2)}), B rx ${(med('bRx') / N).toFixed(2)} µs/msg, A ack ${(med('aAck') / N).toFixed(3)} µs/msg; GC A ${med('gcA').toFixed(0)} ms, B ${med('gcB').toFixed(0)} ms; B heap ${med('heapB').toFixed(0)} B/entry`,
   );
   console.log(
     `min:    A tx ${(min('aTx') / N).toFixed(2)} µs/msg (pass ${(min('aPass') / N).toFixed(2)}), B rx ${(min('bRx') / N).toFixed(2)} µs/msg, A ack ${(min('aAck') / N).toFixed(3)} µs/msg`,

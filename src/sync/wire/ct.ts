@@ -524,7 +524,11 @@ export function decodeCtBody(buf: Buffer, off: number, end: number, opts: WireOp
   if (timeout !== undefined) flow.timeout = timeout;
   if (mark !== undefined) flow.mark = mark;
   if (zone !== undefined) flow.zone = zone;
-  if (tcpState !== undefined || wsO !== undefined || wsR !== undefined) {
+  if (wsO === undefined && wsR === undefined) {
+    // the usual case (no TCPWindowTracking): a literal of exactly one field; `{}` reserves four
+    // in-object slots, 24 bytes more per external-cache entry (issue 8 memory, GC)
+    if (tcpState !== undefined) flow.tcp = { state: tcpState };
+  } else {
     flow.tcp = {};
     if (tcpState !== undefined) flow.tcp.state = tcpState;
     if (wsO !== undefined) flow.tcp.wscaleOrig = wsO;
