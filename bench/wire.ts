@@ -83,8 +83,8 @@ function pack(list: Flow[], maxPayload: number): Buffer[] {
   let seq = 1;
   for (const f of list) {
     const len = ctMessageLength(f, opts);
-    const { buf, off } = p.reserve(len);
-    p.commit(encodeCt(buf, off, 0, 0, seq++, f, opts) - off);
+    const off = p.reserve(len);
+    p.commit(encodeCt(p.buffer, off, 0, 0, seq++, f, opts) - off);
   }
   p.flush();
   return out;
@@ -99,8 +99,8 @@ function encodeRate(list: Flow[]): number {
   const r = rate(() => {
     for (const f of list) {
       const len = ctMessageLength(f, opts);
-      const { buf, off } = p.reserve(len);
-      p.commit(encodeCt(buf, off, 0, 0, seq++, f, opts) - off);
+      const off = p.reserve(len);
+      p.commit(encodeCt(p.buffer, off, 0, 0, seq++, f, opts) - off);
     }
     p.flush();
     return list.length;

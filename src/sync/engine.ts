@@ -34,11 +34,11 @@ import { ctMessageLength, encodeCt } from './wire/ct';
 import { WireEncodeError } from './wire/errors';
 import { encodeExp, expMessageLength } from './wire/exp';
 import { ctlLength, encodeCtl, isAckForm, type NetHeader } from './wire/header';
-import { decodeDataMessage } from './wire/message';
+import { decodeDataBody } from './wire/message';
 import type { WireOptions } from './wire/options';
 import { DatagramPacker } from './wire/packer';
 import { WireRxStats } from './wire/stats';
-import { walkDatagram } from './wire/walk';
+import { newHeaderScratch, walkDatagram } from './wire/walk';
 
 export type { Channel, EnvelopePort, Scheduler } from './channel-port';
 export { realScheduler } from './engine/scheduler';
@@ -112,6 +112,10 @@ export class SyncEngine {
   // receive context of the datagram being walked
   private curPeer = 0;
   private curRx: WireRxStats;
+  /** Clock reading for every message of the datagram being walked (one read per datagram). */
+  private curNow = 0;
+  /** Header object the walk refills per message (onMessage and the modes do not keep it). */
+  private readonly hdr = newHeaderScratch();
 
   constructor(opts: SyncEngineOptions) {
     this.clock = opts.clock;
@@ -192,7 +196,9 @@ export class SyncEngine {
       this.engineStats.filtered++;
       return;
     }
-    const obj = this.internal.apply(kind, flow, selfCaused, this.clock.now());
+    // readAtMs is a reading of this clock taken when the event was read, microseconds ago: use
+    // it rather than reading the clock again for every event (issue 8, CPU per entry)
+    const obj = this.internal.apply(kind, flow, selfCaused, readAtMs > 0 ? readAtMs : this.clock.now());
     if (obj) this.mode.enqueue(obj as SyncObject, readAtMs);
   }
 
@@ -374,14 +380,14 @@ export class SyncEngine {
       if (obj.kind === 'ct') {
         const f = obj.data as Flow;
         const len = ctMessageLength(f, this.wire);
-        const { buf, off } = this.packer.reserve(len);
-        const end = encodeCt(buf, off, st === ObjStatus.NEW ? 0 : st === ObjStatus.ALIVE ? 1 : 2, flags, seq, f, this.wire);
+        const off = this.packer.reserve(len);
+        const end = encodeCt(this.packer.buffer, off, st === ObjStatus.NEW ? 0 : st === ObjStatus.ALIVE ? 1 : 2, flags, seq, f, this.wire);
         this.packer.commit(end - off);
       } else {
         const e = obj.data as Expectation;
         const len = expMessageLength(e, this.wire);
-        const { buf, off } = this.packer.reserve(len);
-        const end = encodeExp(buf, off, st === ObjStatus.NEW ? 3 : st === ObjStatus.ALIVE ? 4 : 5, flags, seq, e, this.wire);
+        const off = this.packer.reserve(len);
+        const end = encodeExp(this.packer.buffer, off, st === ObjStatus.NEW ? 3 : st === ObjStatus.ALIVE ? 4 : 5, flags, seq, e, this.wire);
         this.packer.commit(end - off);
       }
     } catch (err) {
@@ -398,7 +404,8 @@ export class SyncEngine {
     const base = ctlLength(flags);
     const ack = isAckForm(NET_T.CTL, flags) && (flags & (NET_F.ACK | NET_F.NACK)) !== 0;
     const len = ack && target !== 0 ? base + TARGET_TRAILER : base;
-    const { buf, off } = this.packer.reserve(len);
+    const off = this.packer.reserve(len);
+    const buf = this.packer.buffer;
     encodeCtl(buf, off, flags, seq, from, to);
     if (len !== base) {
       // Per-sender FTFW: the ACK/NACK names the node it answers (ours, behind the envelope;
@@ -453,7 +460,8 @@ export class SyncEngine {
       }
       this.curPeer = peer;
       this.curRx = this.rxStats(peer);
-      walkDatagram(payload, 0, payload.length, this.curRx, this.onMessage);
+      this.curNow = this.clock.now();
+      walkDatagram(payload, 0, payload.length, this.curRx, this.onMessage, this.hdr);
     } catch (err) {
       this.engineStats.rxErrors++;
       this.onError(err, 'receive');
@@ -466,16 +474,19 @@ export class SyncEngine {
     if (this.perSender && isAckForm(h.type, h.flags) && bodyEnd - bodyOff >= TARGET_TRAILER) {
       target = buf.readUInt32BE(bodyOff);
     }
-    if (this.mode.onMessage(h, this.curPeer, target) !== 'data') return;
-    const m = decodeDataMessage(h, buf, bodyOff, bodyEnd, this.curRx, this.wire);
-    if (!m) return;
-    const now = this.clock.now();
-    const kind = m.type === 0 || m.type === 3 ? 'new' : m.type === 1 || m.type === 4 ? 'update' : 'destroy';
+    const now = this.curNow;
+    if (this.mode.onMessage(h, this.curPeer, target, now) !== 'data') return;
+    // h is the walk's scratch header: read what is needed before anything else walks
+    const type = h.type;
+    const d = decodeDataBody(type, buf, bodyOff, bodyEnd, this.curRx, this.wire);
+    if (d === null) return;
+    const kind = type === 0 || type === 3 ? 'new' : type === 1 || type === 4 ? 'update' : 'destroy';
     if (kind === 'new') this.engineStats.appliedNew++;
     else if (kind === 'update') this.engineStats.appliedUpd++;
     else this.engineStats.appliedDel++;
-    if (m.kind === 'ct') this.external.apply(kind, m.flow, now);
-    else this.externalExp.apply(kind, m.exp, now);
+    // decodeDataBody: types 0..2 give a Flow, 3..5 an Expectation
+    if (type <= NET_T.STATE_CT_DEL) this.external.apply(kind, d as Flow, now);
+    else this.externalExp.apply(kind, d as Expectation, now);
   };
 
   // ------------------------------------------------------------------ timers

@@ -145,8 +145,8 @@ General {
   const packer = new DatagramPacker(1500 - 28, (d) => out.push(d));
   let seq = 1000;
   for (const f of flows) {
-    const { buf, off } = packer.reserve(ctMessageLength(f, opts));
-    packer.commit(encodeCt(buf, off, 0, 0, seq++, f, opts) - off);
+    const off = packer.reserve(ctMessageLength(f, opts));
+    packer.commit(encodeCt(packer.buffer, off, 0, 0, seq++, f, opts) - off);
   }
   packer.flush();
   const sendJs = `const s=require('dgram').createSocket('udp4');const ds=process.argv.slice(1);let n=0;for(const h of ds)s.send(Buffer.from(h,'hex'),${PORT},'127.0.0.1',()=>{if(++n===ds.length)s.close()})`;

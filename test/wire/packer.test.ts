@@ -18,8 +18,8 @@ t.test('300 flows on a 1500-MTU link pack 17 per datagram (1428 bytes), as captu
   const p = new DatagramPacker(1500 - 28, (d) => out.push(d));
   for (let i = 0; i < 300; i++) {
     const len = ctMessageLength(flow(i), DEFAULT_WIRE_OPTIONS);
-    const { buf, off } = p.reserve(len);
-    p.commit(encodeCt(buf, off, 0, 0, i, flow(i), DEFAULT_WIRE_OPTIONS) - off);
+    const off = p.reserve(len);
+    p.commit(encodeCt(p.buffer, off, 0, 0, i, flow(i), DEFAULT_WIRE_OPTIONS) - off);
   }
   p.flush();
   t.equal(p.pending, 0);

@@ -115,11 +115,11 @@ export class AlarmMode extends ModeBase implements SyncMode {
     return n;
   }
 
-  onMessage(h: NetHeader, peer: number, _target: number): RecvVerdict {
+  onMessage(h: NetHeader, peer: number, _target: number, at?: number): RecvVerdict {
     const tr = this.tracker(peer);
     tr.stats.msgsRecv++;
     tr.stats.bytesRecv += h.len;
-    tr.stats.lastRecvAt = this.clock.now();
+    tr.stats.lastRecvAt = at ?? this.clock.now();
     if (h.flags !== 0) return 'ctl';
     tr.stats.dataRecv++;
     return 'data';

@@ -24,7 +24,7 @@ export abstract class ModeBase {
     protected readonly windowSize: number,
   ) {}
 
-  abstract onMessage(h: NetHeader, peer: number, target: number): RecvVerdict;
+  abstract onMessage(h: NetHeader, peer: number, target: number, now?: number): RecvVerdict;
   abstract transmit(budget: number): number;
   abstract onTimer(now: number): void;
   abstract requestResync(): void;

@@ -403,8 +403,8 @@ export class FtfwMode extends ModeBase implements SyncMode {
 
   // ---------------------------------------------------------------- receive (spec §4.2 recv)
 
-  onMessage(h: NetHeader, peer: number, target: number): RecvVerdict {
-    const now = this.clock.now();
+  onMessage(h: NetHeader, peer: number, target: number, at?: number): RecvVerdict {
+    const now = at ?? this.clock.now();
     const tr = this.tracker(peer);
     const ps = tr.stats;
     ps.msgsRecv++;
@@ -443,7 +443,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
     }
 
     const wasSet = tr.set;
-    const v = this.digest(h, tr, target);
+    const v = this.digest(h, tr, target, now);
     if (v === 'bad') {
       ps.badCtl++;
       this.stats.badCtl++;
@@ -507,7 +507,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
    * Control semantics (spec §4.2 digest). 'ctl' = control worth a prompt ACK (NACK, RESYNC),
    * 'ctl-quiet' = ACK/ALIVE (acknowledged on the 1 s tick only).
    */
-  private digest(h: NetHeader, tr: RxTracker, target: number): 'data' | 'ctl' | 'ctl-quiet' | 'bad' {
+  private digest(h: NetHeader, tr: RxTracker, target: number, now: number): 'data' | 'ctl' | 'ctl-quiet' | 'bad' {
     const f = h.flags;
     if (h.type <= 5 && (f & ~(NET_F.HELLO | NET_F.HELLO_BACK)) === 0) return 'data';
     if (h.type !== 10) return 'bad';
@@ -520,7 +520,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
       }
       tr.stats.acksRecv++;
       this.stats.acksRecv++;
-      this.onAck(tr, h.from, h.to);
+      this.onAck(tr, h.from, h.to, now);
       return 'ctl-quiet';
     }
     if (f & NET_F.NACK) {
@@ -568,8 +568,7 @@ export class FtfwMode extends ModeBase implements SyncMode {
     if (resyncLost && this.resyncWanted) this.sendResync();
   }
 
-  private onAck(tr: RxTracker, from: number, to: number): void {
-    const now = this.clock.now();
+  private onAck(tr: RxTracker, from: number, to: number, now: number): void {
     if (!this.anyAcked || seqAfter(to, this.highestAcked)) {
       this.highestAcked = to;
       this.anyAcked = true;

@@ -108,8 +108,8 @@ export class NotrackMode extends ModeBase implements SyncMode {
     return n;
   }
 
-  onMessage(h: NetHeader, peer: number, _target: number): RecvVerdict {
-    const now = this.clock.now();
+  onMessage(h: NetHeader, peer: number, _target: number, at?: number): RecvVerdict {
+    const now = at ?? this.clock.now();
     const tr = this.tracker(peer);
     const ps = tr.stats;
     ps.msgsRecv++;

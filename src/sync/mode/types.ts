@@ -79,8 +79,12 @@ export interface SyncMode {
   onLoaded(obj: SyncObject): void;
   /** Removes obj from any queue without sending it (internal flush). */
   forget(obj: SyncObject): void;
-  /** Header-level receive processing (spec §4.2 recv); bytes = message length for stats. */
-  onMessage(h: NetHeader, peer: number, target: number): RecvVerdict;
+  /**
+   * Header-level receive processing (spec §4.2 recv); bytes = message length for stats. `now`:
+   * the clock reading of the datagram the message came in (the engine reads the clock once per
+   * datagram, not per message); omitted = read the clock.
+   */
+  onMessage(h: NetHeader, peer: number, target: number, now?: number): RecvVerdict;
   /** One transmit pass, at most budget messages; returns how many were emitted. */
   transmit(budget: number): number;
   hasPending(): boolean;

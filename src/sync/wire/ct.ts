@@ -5,6 +5,7 @@
 import { AF_INET, AF_INET6, type Addr, type Family } from '../../flow/address';
 import {
   type Flow,
+  hasPorts,
   IPPROTO,
   makeTuple,
   type NatInfo,
@@ -29,6 +30,7 @@ import {
   readU32,
   stringSpace,
   type WireOptions,
+  writeU32,
 } from './options';
 
 export { DEFAULT_WIRE_OPTIONS, type WireOptions } from './options';
@@ -45,8 +47,8 @@ function addrPairSpace(a: Addr): number {
 function putAddrPair(buf: Buffer, off: number, id4: number, id6: number, src: Addr, dst: Addr): number {
   if (typeof src === 'number') {
     const p = putAttr(buf, off, id4, 8);
-    buf.writeUInt32BE(src >>> 0, p);
-    buf.writeUInt32BE((dst as number) >>> 0, p + 4);
+    writeU32(buf, p, src);
+    writeU32(buf, p + 4, dst as number);
     return off + 12;
   }
   const p = putAttr(buf, off, id6, 32);
@@ -116,6 +118,30 @@ function readLabels(buf: Buffer, p: number, n: number): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Encoder
 
+/**
+ * natFromReply(flow) without its allocation in the common case of a plain (non-NATed) flow
+ * with ports: its reply is the exact inverse of the original tuple, so natFromReply would build
+ * an empty NatInfo and return undefined. ctMessageLength and encodeCt both ask, for every
+ * message sent (issue 8: allocations per synced entry). Anything else goes to natFromReply.
+ */
+function natOf(flow: Flow): NatInfo | undefined {
+  if (flow.nat) return flow.nat;
+  const r = flow.reply;
+  if (!r) return undefined;
+  const o = flow.orig;
+  if (
+    r.src === o.dst &&
+    r.dst === o.src &&
+    hasPorts(o.proto) &&
+    hasPorts(r.proto) &&
+    r.sport === o.dport &&
+    r.dport === o.sport
+  ) {
+    return undefined;
+  }
+  return natFromReply(flow);
+}
+
 /** Bytes encodeCt will write for this flow (header included), for DatagramPacker.reserve. */
 export function ctMessageLength(flow: Flow, opts: WireOptions): number {
   const o = flow.orig;
@@ -125,7 +151,7 @@ export function ctMessageLength(flow: Flow, opts: WireOptions): number {
   if (flow.mark !== undefined) n += 8;
   const m = flow.master;
   if (m) n += addrPairSpace(m.src) + 8 + (wirePorts(m.proto) ? 8 : 0);
-  const nat = natFromReply(flow);
+  const nat = natOf(flow);
   if (nat) {
     if (nat.snatAddr !== undefined) n += typeof nat.snatAddr === 'number' ? 8 : 20;
     if (nat.dnatAddr !== undefined) n += typeof nat.dnatAddr === 'number' ? 8 : 20;
@@ -229,7 +255,7 @@ export function encodeCt(buf: Buffer, off: number, type: 0 | 1 | 2, flags: numbe
     if (wirePorts(m.proto)) p = putPorts(buf, p, NTA.MASTER_PORT, m.sport, m.dport);
   }
   // 8. NAT: addresses first (SNAT, DNAT), then ports (SPAT, DPAT) in host order (§3.6)
-  const nat = natFromReply(flow);
+  const nat = natOf(flow);
   if (nat) {
     if (nat.snatAddr !== undefined) p = putAddr(buf, p, NTA.SNAT_IPV4, NTA.SNAT_IPV6, nat.snatAddr);
     if (nat.dnatAddr !== undefined) p = putAddr(buf, p, NTA.DNAT_IPV4, NTA.DNAT_IPV6, nat.dnatAddr);
@@ -241,12 +267,12 @@ export function encodeCt(buf: Buffer, off: number, type: 0 | 1 | 2, flags: numbe
   const sr = flow.seqAdjReply;
   if (so && sr) {
     const q = putAttr(buf, p, NTA.NAT_SEQ_ADJ, 24);
-    buf.writeUInt32BE(so.correctionPos >>> 0, q);
-    buf.writeUInt32BE(so.offsetBefore >>> 0, q + 4);
-    buf.writeUInt32BE(so.offsetAfter >>> 0, q + 8);
-    buf.writeUInt32BE(sr.correctionPos >>> 0, q + 12);
-    buf.writeUInt32BE(sr.offsetBefore >>> 0, q + 16);
-    buf.writeUInt32BE(sr.offsetAfter >>> 0, q + 20);
+    writeU32(buf, q, so.correctionPos);
+    writeU32(buf, q + 4, so.offsetBefore);
+    writeU32(buf, q + 8, so.offsetAfter);
+    writeU32(buf, q + 12, sr.correctionPos);
+    writeU32(buf, q + 16, sr.offsetBefore);
+    writeU32(buf, q + 20, sr.offsetAfter);
     p += 28;
   }
   // 10. helper
@@ -260,9 +286,9 @@ export function encodeCt(buf: Buffer, off: number, type: 0 | 1 | 2, flags: numbe
   const sp = flow.synproxy;
   if (sp) {
     const q = putAttr(buf, p, NTA.SYNPROXY, 12);
-    buf.writeUInt32BE(sp.its >>> 0, q);
-    buf.writeUInt32BE(sp.isn >>> 0, q + 4);
-    buf.writeUInt32BE(sp.tsoff >>> 0, q + 8);
+    writeU32(buf, q, sp.its);
+    writeU32(buf, q + 4, sp.isn);
+    writeU32(buf, q + 8, sp.tsoff);
     p += 16;
   }
   // 13. zone
@@ -498,7 +524,11 @@ export function decodeCtBody(buf: Buffer, off: number, end: number, opts: WireOp
   if (timeout !== undefined) flow.timeout = timeout;
   if (mark !== undefined) flow.mark = mark;
   if (zone !== undefined) flow.zone = zone;
-  if (tcpState !== undefined || wsO !== undefined || wsR !== undefined) {
+  if (wsO === undefined && wsR === undefined) {
+    // the usual case (no TCPWindowTracking): a literal of exactly one field; `{}` reserves four
+    // in-object slots, 24 bytes more per external-cache entry (issue 8 memory, GC)
+    if (tcpState !== undefined) flow.tcp = { state: tcpState };
+  } else {
     flow.tcp = {};
     if (tcpState !== undefined) flow.tcp.state = tcpState;
     if (wsO !== undefined) flow.tcp.wscaleOrig = wsO;

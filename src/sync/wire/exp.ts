@@ -8,7 +8,7 @@ import { NETHDR_SIZE, NTA_EXP, NTA_EXP_MAX } from './constants';
 import { checkAttr, wirePorts } from './ct';
 import { WireDecodeError } from './errors';
 import { writeHeader } from './header';
-import { putAttr, putPorts, putString, putU8, putU32, readCString, readU16, readU32, stringSpace, type WireOptions } from './options';
+import { putAttr, putPorts, putString, putU8, putU32, readCString, readU16, readU32, stringSpace, type WireOptions, writeU32 } from './options';
 
 export { DEFAULT_WIRE_OPTIONS, type WireOptions } from './options';
 
@@ -19,8 +19,8 @@ function pairSpace(a: Addr): number {
 function putPair(buf: Buffer, off: number, id4: number, id6: number, t: Tuple): number {
   if (typeof t.src === 'number') {
     const p = putAttr(buf, off, id4, 8);
-    buf.writeUInt32BE(t.src >>> 0, p);
-    buf.writeUInt32BE((t.dst as number) >>> 0, p + 4);
+    writeU32(buf, p, t.src);
+    writeU32(buf, p + 4, t.dst as number);
     return off + 12;
   }
   const p = putAttr(buf, off, id6, 32);
@@ -78,8 +78,8 @@ export function encodeExp(
     // no IPv6 NAT attribute exists for expectations (spec §3.5)
     if (typeof nat.tuple.src === 'number') {
       const q = putAttr(buf, p, NTA_EXP.NAT_IPV4, 8);
-      buf.writeUInt32BE(nat.tuple.src >>> 0, q);
-      buf.writeUInt32BE((nat.tuple.dst as number) >>> 0, q + 4);
+      writeU32(buf, q, nat.tuple.src);
+      writeU32(buf, q + 4, nat.tuple.dst as number);
       p += 12;
     }
     p = putU8(buf, p, NTA_EXP.NAT_L4PROTO, nat.tuple.proto);

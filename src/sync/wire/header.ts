@@ -3,6 +3,7 @@
  * (`struct nethdr_ack`, spec §1.3). All fields big-endian; byte 0 = (version << 4) | type.
  */
 import { NET_F, NET_T, NETHDR_ACK_SIZE, NETHDR_SIZE, PROTOCOL_VERSION } from './constants';
+import { writeU32 } from './options';
 
 export interface NetHeader {
   version: number;
@@ -29,7 +30,7 @@ export function writeHeader(buf: Buffer, off: number, type: number, flags: numbe
   buf[off + 1] = flags & 0xff;
   buf[off + 2] = (len >>> 8) & 0xff;
   buf[off + 3] = len & 0xff;
-  buf.writeUInt32BE(seq >>> 0, off + 4);
+  writeU32(buf, off + 4, seq);
   return off + NETHDR_SIZE;
 }
 
@@ -46,8 +47,8 @@ export function ctlLength(flags: number): number {
 export function encodeCtl(buf: Buffer, off: number, flags: number, seq: number, from = 0, to = 0): number {
   if (isAckForm(NET_T.CTL, flags)) {
     writeHeader(buf, off, NET_T.CTL, flags, NETHDR_ACK_SIZE, seq);
-    buf.writeUInt32BE(from >>> 0, off + 8);
-    buf.writeUInt32BE(to >>> 0, off + 12);
+    writeU32(buf, off + 8, from);
+    writeU32(buf, off + 12, to);
     return off + NETHDR_ACK_SIZE;
   }
   return writeHeader(buf, off, NET_T.CTL, flags, NETHDR_SIZE, seq);

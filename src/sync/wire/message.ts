@@ -26,16 +26,32 @@ export function decodeDataMessage(
   stats: WireRxStats,
   opts: WireOptions,
 ): DataMessage | null {
-  if (h.type > NET_T.STATE_EXP_DEL) {
+  const d = decodeDataBody(h.type, buf, bodyOff, bodyEnd, stats, opts);
+  if (d === null) return null;
+  if (h.type <= NET_T.STATE_CT_DEL) return { kind: 'ct', type: h.type as 0 | 1 | 2, flow: d as Flow };
+  return { kind: 'exp', type: h.type as 3 | 4 | 5, exp: d as Expectation };
+}
+
+/**
+ * decodeDataMessage without the wrapper object (the engine's receive hot path, issue 8): the
+ * payload of a message of `type` — a Flow for types 0..2, an Expectation for 3..5 — or null,
+ * counted exactly as decodeDataMessage counts it.
+ */
+export function decodeDataBody(
+  type: number,
+  buf: Buffer,
+  bodyOff: number,
+  bodyEnd: number,
+  stats: WireRxStats,
+  opts: WireOptions,
+): Flow | Expectation | null {
+  if (type > NET_T.STATE_EXP_DEL) {
     stats.badType++;
     stats.malformed++;
     return null;
   }
   try {
-    if (h.type <= NET_T.STATE_CT_DEL) {
-      return { kind: 'ct', type: h.type as 0 | 1 | 2, flow: decodeCtBody(buf, bodyOff, bodyEnd, opts) };
-    }
-    return { kind: 'exp', type: h.type as 3 | 4 | 5, exp: decodeExpBody(buf, bodyOff, bodyEnd, opts) };
+    return type <= NET_T.STATE_CT_DEL ? decodeCtBody(buf, bodyOff, bodyEnd, opts) : decodeExpBody(buf, bodyOff, bodyEnd, opts);
   } catch (err) {
     if (!(err instanceof WireDecodeError)) throw err;
     stats.malformedPayload++;

@@ -66,8 +66,20 @@ export function putU16Host(buf: Buffer, off: number, id: number, v: number, le: 
 
 export function putU32(buf: Buffer, off: number, id: number, v: number): number {
   const p = putAttr(buf, off, id, 4);
-  buf.writeUInt32BE(v >>> 0, p);
+  writeU32(buf, p, v);
   return off + 8;
+}
+
+/**
+ * Big-endian u32 store of v >>> 0 (what buf.writeUInt32BE(v >>> 0, p) writes), as plain byte
+ * stores: Buffer#writeUInt32BE range-checks value and offset on every call, and the encoder
+ * stores several per synced entry (issue 8). The caller guarantees p + 4 <= buf.length.
+ */
+export function writeU32(buf: Buffer, p: number, v: number): void {
+  buf[p] = v >>> 24;
+  buf[p + 1] = (v >>> 16) & 0xff;
+  buf[p + 2] = (v >>> 8) & 0xff;
+  buf[p + 3] = v & 0xff;
 }
 
 /** Two u16 ports in network order (NTA_PORT and friends). */
