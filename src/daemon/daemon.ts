@@ -142,7 +142,17 @@ export class Daemon {
       expectationSync: cfg.expectationSync,
       scheduler: realScheduler(this.clock),
       onPeerResyncDone: () => {
-        this.log.info({}, 'first state sync from the peer is complete: ready');
+        const reason = this.engine?.readyReason;
+        const why =
+          reason === 'answered'
+            ? 'first state sync from the peer is complete: ready'
+            : reason === 'alone'
+              ? 'no peer heard since start: ready with what this node has'
+              : reason === 'peerDidNotAnswer'
+                ? 'a peer is heard but never answered our resync request: ready without its state'
+                : 'ready (no start-up resync to wait for)';
+        if (reason === 'peerDidNotAnswer') this.log.warn({ reason }, why);
+        else this.log.info({ reason }, why);
         this.updateReadyFile();
         this.notifier.status(this.statusLine());
       },

@@ -28,7 +28,7 @@ import { AlarmMode, type AlarmOptions } from './mode/alarm';
 import { FtfwMode, type FtfwOptions, TARGET_TRAILER, windowForReceiveBuffer } from './mode/ftfw';
 import { NotrackMode, type NotrackOptions } from './mode/notrack';
 import type { ModeStats, PeerStats } from './mode/stats';
-import type { ModeHost, SyncMode, SyncObject } from './mode/types';
+import type { ModeHost, ReadyReason, SyncMode, SyncObject } from './mode/types';
 import { NET_F, NET_T } from './wire/constants';
 import { ctMessageLength, encodeCt } from './wire/ct';
 import { WireEncodeError } from './wire/errors';
@@ -182,6 +182,11 @@ export class SyncEngine {
   /** First state sync from the peers is done (see the mode), or a lone node waited enough. */
   get ready(): boolean {
     return this.mode.ready;
+  }
+
+  /** Why the engine became ready (undefined while not ready, and for ALARM). */
+  get readyReason(): ReadyReason | undefined {
+    return this.mode.readyReason;
   }
 
   /**

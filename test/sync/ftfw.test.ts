@@ -330,6 +330,43 @@ t.test('lone node becomes ready after readyTimeoutMs', async (t) => {
   t.equal(m.ready, true);
 });
 
+t.test('a heard peer that has not answered holds readiness back longer (readyPeerWaitMs)', async (t) => {
+  const { m, clock } = setup({ startupResync: true, readyTimeoutMs: 3000, readyPeerWaitMs: 15000 });
+  m.transmit(10);
+  clock.advance(500);
+  m.onMessage(ctl(900, NET_F.ALIVE), 0, 0); // the peer talks, but does not ACK our RESYNC
+  clock.advance(2600);
+  m.onTimer(clock.now());
+  t.equal(m.ready, false, 'not ready at readyTimeoutMs: the peer is there, its state is not yet');
+  t.equal(m.readyReason, undefined);
+  clock.advance(15000 - 3100 - 1);
+  m.onTimer(clock.now());
+  t.equal(m.ready, false);
+  clock.advance(1);
+  m.onTimer(clock.now());
+  t.equal(m.ready, true, 'ready at readyPeerWaitMs');
+  t.equal(m.readyReason, 'peerDidNotAnswer');
+});
+
+t.test('ready reasons: alone, answered, not asked', async (t) => {
+  const lone = setup({ startupResync: true, readyTimeoutMs: 3000 });
+  lone.clock.advance(3000);
+  lone.m.onTimer(lone.clock.now());
+  t.equal(lone.m.readyReason, 'alone');
+  t.equal(setup({ startupResync: false }).m.readyReason, 'notAsked');
+  const { m, host, clock } = setup({ startupResync: true, readyIdleMs: 200 });
+  m.transmit(10);
+  const r = host.take()[0]!;
+  clock.advance(10); // (the mode treats time 0 as "never")
+  m.onMessage(data(7000, NET_F.HELLO_BACK), 0, 0);
+  m.onMessage(ctl(7001, NET_F.ACK, r.seq, r.seq), 0, 0);
+  t.equal(m.stats.resyncAnswered, 1);
+  clock.advance(200);
+  m.onTimer(clock.now());
+  t.equal(m.ready, true);
+  t.equal(m.readyReason, 'answered');
+});
+
 t.test('per-sender tracking: one tracker per node, ACK/NACK targeted', async (t) => {
   const { m, host } = setup({ perSender: true, nodeId: 1 });
   m.onMessage(data(100), 2, 0);

@@ -46,7 +46,7 @@ import type { NetHeader } from '../wire/header';
 import { LinkedQueue } from '../queue';
 import { earliest, ModeBase } from './base';
 import { SeqState, type RxTracker } from './tracker';
-import type { CtlItem, ModeHost, RecvVerdict, SyncMode, TxItem } from './types';
+import type { CtlItem, ModeHost, ReadyReason, RecvVerdict, SyncMode, TxItem } from './types';
 
 export interface FtfwOptions {
   /** ACKWindowSize (spec §7.1), default 300. */
@@ -72,6 +72,13 @@ export interface FtfwOptions {
   resyncMaxAttemptsWithPeer: number;
   /** A lone node (no peer answers) becomes ready after this long. */
   readyTimeoutMs: number;
+  /**
+   * A peer that is heard (ALIVE, ACK, data) but has not answered our RESYNC is slow, not absent:
+   * its state is on the way, so readiness waits this long from start instead of
+   * readyTimeoutMs (a node declared ready with an empty external cache could be made master by
+   * keepalived). Only when readyTimeoutMs > 0.
+   */
+  readyPeerWaitMs: number;
   /** After our RESYNC is acknowledged, ready once the peer's bulk stops (this much idle). */
   readyIdleMs: number;
   /** One tracker per sender node id (requires the envelope); false = conntrackd's single one. */
@@ -108,6 +115,7 @@ export const DEFAULT_FTFW_OPTIONS: Readonly<FtfwOptions> = Object.freeze({
   resyncRetryMaxMs: 4000,
   resyncMaxAttemptsWithPeer: 5,
   readyTimeoutMs: 3000,
+  readyPeerWaitMs: 15000,
   readyIdleMs: 200,
   perSender: false,
   nodeId: 0,
@@ -755,7 +763,25 @@ export class FtfwMode extends ModeBase implements SyncMode {
       const lastData = Math.max(this.resyncAnsweredAt, this.lastDataAt);
       return Math.max(last + this.opts.readyIdleMs, lastData + this.opts.aliveMs + this.opts.windowStallMs);
     }
-    return this.startedAt + this.opts.readyTimeoutMs;
+    return this.startedAt + this.unansweredWaitMs();
+  }
+
+  /** How long an unanswered start-up RESYNC holds readiness back (see readyPeerWaitMs). */
+  private unansweredWaitMs(): number {
+    const t = this.opts.readyTimeoutMs;
+    return t > 0 && this.peerHeard() ? Math.max(t, this.opts.readyPeerWaitMs) : t;
+  }
+
+  private peerHeard(): boolean {
+    for (const tr of this.trackers.values()) if (tr.stats.lastRecvAt > 0) return true;
+    return false;
+  }
+
+  get readyReason(): ReadyReason | undefined {
+    if (!this.isReady) return undefined;
+    if (this.resyncAnsweredAt > 0) return 'answered';
+    if (!this.opts.startupResync) return 'notAsked';
+    return this.peerHeard() ? 'peerDidNotAnswer' : 'alone';
   }
 
   onTimer(now: number): void {

@@ -13,7 +13,7 @@ import { NET_F } from '../wire/constants';
 import type { NetHeader } from '../wire/header';
 import { earliest, ModeBase } from './base';
 import { SeqState } from './tracker';
-import type { ModeHost, RecvVerdict, SyncMode } from './types';
+import type { ModeHost, ReadyReason, RecvVerdict, SyncMode } from './types';
 
 export interface NotrackOptions {
   aliveMs: number;
@@ -168,7 +168,21 @@ export class NotrackMode extends ModeBase implements SyncMode {
       for (const tr of this.trackers.values()) if (tr.stats.lastRecvAt > last) last = tr.stats.lastRecvAt;
       return last + this.opts.readyIdleMs;
     }
+    // No ACK exists in NOTRACK: a heard peer that sends no data may simply have nothing, so
+    // (unlike FTFW's readyPeerWaitMs) a heard peer does not extend the wait.
     return this.startedAt + this.opts.readyTimeoutMs;
+  }
+
+  private peerHeard(): boolean {
+    for (const tr of this.trackers.values()) if (tr.stats.lastRecvAt > 0) return true;
+    return false;
+  }
+
+  get readyReason(): ReadyReason | undefined {
+    if (!this.isReady) return undefined;
+    if (this.answeredAt > 0) return 'answered';
+    if (!this.opts.startupResync) return 'notAsked';
+    return this.peerHeard() ? 'peerDidNotAnswer' : 'alone';
   }
 
   onTimer(now: number): void {

@@ -71,6 +71,11 @@ export interface SyncMode {
   tracker(peer: number): RxTracker;
   /** First sync from peers done, or a lone node waited long enough. */
   readonly ready: boolean;
+  /**
+   * Why the mode became ready (for the daemon's log line): the peers' answer came, no peer was
+   * heard at all, a heard peer never answered in time, or nothing was asked.
+   */
+  readonly readyReason?: ReadyReason;
   /** Local change of an internal-cache object: queue it for peers. */
   enqueue(obj: SyncObject, eventAt: number): void;
   /** A bulk (-B / RESYNC answer): like enqueue, without refreshing the sync-lag timestamp. */
@@ -94,3 +99,5 @@ export interface SyncMode {
   onTimer(now: number): void;
   dispatch(ev: ModeEvent): RecvVerdict | number | undefined;
 }
+
+export type ReadyReason = 'answered' | 'alone' | 'peerDidNotAnswer' | 'notAsked';
