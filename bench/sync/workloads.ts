@@ -14,7 +14,7 @@
  *  - lag: capture on fwB's sync veth, see wirelag.ts;
  *  - commit: `-c` on fwB until fwB's kernel count reaches n (commit_ms, CPU to then), and until
  *    fwB's `-s` internal cache count reaches n (commit_internal_ms, CPU to then: the commit's
- *    own NEW events applied, which ctsyncd defers until the kernel has the entries).
+ *    own NEW events applied to it; conntrackd 1.4.7 did not reach n there within 15 s: n/a).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -261,7 +261,7 @@ export async function burst(o: RigOptions, n: number, nat: boolean, followUps: b
     f.commit_cpuB_s_per100k = round(((r.b.cpuSeconds() - cpuB0) * 100_000) / n, 3);
     if (kc < n) log(`  ${o.kind} commit ${n}: fwB kernel has ${kc}/${n} after ${convergeTimeoutMs(n) / 1000} s`);
     // ...and when fwB's internal cache holds them too: the NEW events the commit caused have
-    // been applied (ctsyncd holds them back while it commits), with fwB's CPU up to then. The
+    // been applied (spec §5.1: own changes go to the internal cache), with fwB's CPU up to then. The
     // count includes fwB's few own entries (sync link), hence "≥ n" is within a handful.
     const wi = await waitCount(r.b, 'internal', (x) => x >= n, COMMIT_INTERNAL_TIMEOUT_MS);
     f.commit_internal_ms = wi.converged ? round(wi.at - tc, 1) : Number.NaN;

@@ -318,18 +318,6 @@ export class ConntrackClient {
     return setReceiveBuffer(this.ev, Math.min(max, Math.max(cur * 2, 1 << 20)));
   }
 
-  /**
-   * Holds event delivery (commit: the NEW events our own creates cause wait in the socket's
-   * receive buffer instead of competing with the commit for the JS thread); resumeEvents
-   * delivers them. Group membership is unchanged, so nothing is lost while the buffer holds.
-   */
-  pauseEvents(): void {
-    this.ev?.pauseDelivery();
-  }
-  resumeEvents(): void {
-    this.ev?.resumeDelivery();
-  }
-
   /** Stops events (closes the event socket). */
   unsubscribe(): void {
     this.ev?.close();

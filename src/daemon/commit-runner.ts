@@ -63,25 +63,16 @@ export class CommitRunner {
     this.stats.runs++;
     let report: CommitReport | undefined;
     if (what.ct) {
-      // The NEW events of our own creates wait in the event socket while the commit runs (the
-      // kernel is fed faster; they are applied to the internal cache right after). A replaced
-      // entry causes DESTROY + NEW, so count up to two more per entry already in the table.
-      const n = engine.external.size;
-      const held = this.d.feed.holdEvents(n + 2 * Math.min(n, this.kernelCount()));
       // flowsWithTimeout hands each flow's commit timeout over through `nextTimeout`: commitFlows
       // calls timeoutOf once per flow right after pulling it, so no flow is copied
-      try {
-        report = await commitFlows(client, this.flowsWithTimeout(), {
-          beLiberal: !cfg.tcpWindowTracking,
-          now,
-          timeoutOf: () => this.nextTimeout,
-          onProgress: (k) => {
-            if (k % 65536 < 8192) this.log.debug({ attempted: k }, 'commit progress');
-          },
-        });
-      } finally {
-        if (held) this.d.feed.releaseEvents();
-      }
+      report = await commitFlows(client, this.flowsWithTimeout(), {
+        beLiberal: !cfg.tcpWindowTracking,
+        now,
+        timeoutOf: () => this.nextTimeout,
+        onProgress: (k) => {
+          if (k % 65536 < 8192) this.log.debug({ attempted: k }, 'commit progress');
+        },
+      });
       this.stats.committed += report.committed;
       for (const [k, v] of Object.entries(report.failedByReason)) {
         if (v > 0) this.stats.failedByReason[k] = (this.stats.failedByReason[k] ?? 0) + v;
@@ -129,15 +120,6 @@ export class CommitRunner {
       failed,
       report,
     };
-  }
-
-  /** Entries in the kernel table now; 0 when /proc does not tell (the estimate then assumes none). */
-  private kernelCount(): number {
-    try {
-      return this.d.client.count();
-    } catch {
-      return 0;
-    }
   }
 
   /**

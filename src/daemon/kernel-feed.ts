@@ -23,12 +23,11 @@
  *    (e.g. a burst of deletes). So the socket's drop counter (/proc/net/netlink "Drops") is
  *    compared with its value when the last dump began: after each resync pass, and once a
  *    second; any increase means another pass.
- *  - commit (holdEvents/releaseEvents): while a commit runs, event delivery is paused and the
- *    NEW events the commit causes wait in the socket's receive buffer, so the JS thread keeps
- *    feeding the kernel instead of decoding them; on release they are applied as usual (own
- *    origin: internal cache only). Only done when the expected events fit in half the granted
- *    buffer, so a commit does not normally cause an overrun (and the table re-send that an
- *    overrun resync means); a larger commit runs with events flowing.
+ *  - commit: the events our own commit causes are read and applied while it runs (the kernel's
+ *    part of the commit runs on a worker thread, so the JS thread has the time). Holding them
+ *    back until the commit was done (pausing the event socket) measured no faster for the
+ *    commit on the bench (2 cores, SCHED_RR): the 100k held events were then applied in one
+ *    ≈300 ms stretch right after it, which also delayed everything else on the machine.
  */
 import type { Clock } from '../core/clock';
 import type { ConntrackClient } from '../ctnetlink/client';
@@ -53,16 +52,7 @@ export class KernelFeedStats {
   bufferBytes = 0;
   bufferCapHits = 0;
   handlerErrors = 0;
-  /** Commits during which event delivery was held, and ones too large to hold. */
-  eventHolds = 0;
-  eventHoldsRefused = 0;
 }
-
-/**
- * Receive-buffer bytes one queued conntrack event takes (skb truesize): 1280 measured for a
- * TCP NEW (6.18, /proc/net/netlink Rmem); NAT and IPv6 events are larger, hence the margin.
- */
-export const EVENT_QUEUE_BYTES_ESTIMATE = 2048;
 
 export interface KernelFeedOptions {
   client: ConntrackClient;
@@ -85,7 +75,6 @@ export class KernelFeed {
   /** Event-socket drop counter when the last kernel dump began (start-up or resync). */
   private dropsAtDump = 0;
   private dropTimer: NodeJS.Timeout | null = null;
-  private held = false;
 
   constructor(private readonly o: KernelFeedOptions) {}
 
@@ -134,31 +123,6 @@ export class KernelFeed {
       this.dropTimer = setInterval(() => this.checkDrops(), 1000);
       this.dropTimer.unref();
     }
-  }
-
-  /**
-   * Pauses event delivery for a commit expected to cause `expectedEvents` events, if they fit
-   * in half the granted receive buffer (the rest is headroom for other traffic's events).
-   * Returns whether delivery is now held; pair with releaseEvents().
-   */
-  holdEvents(expectedEvents: number): boolean {
-    if (this.held || this.closed) return false;
-    const granted = this.o.client.eventReceiveBuffer();
-    if (expectedEvents * EVENT_QUEUE_BYTES_ESTIMATE > granted / 2) {
-      this.stats.eventHoldsRefused++;
-      return false;
-    }
-    this.o.client.pauseEvents();
-    this.held = true;
-    this.stats.eventHolds++;
-    return true;
-  }
-
-  /** Resumes event delivery: the queued events are then read and applied as usual. */
-  releaseEvents(): void {
-    if (!this.held) return;
-    this.held = false;
-    this.o.client.resumeEvents();
   }
 
   /** Kernel drop count of our event socket; 0 when /proc does not tell. */

@@ -10,7 +10,6 @@
  *  - `sendAsync` completes on a later turn of the event loop (setImmediate), with the replies
  *    queued just before `done` runs, like the addon's threadpool send; `sendErrno` can refuse a
  *    datagram (the errno `done` gets; nothing is queued).
- *  - `pauseDelivery()` holds `deliver()`ed datagrams until `resumeDelivery()`.
  */
 import {
   type BatchHandler,
@@ -38,8 +37,6 @@ export class FakeNetlinkSocket implements NetlinkSocket {
   /** Most sendAsync calls in flight at once so far (pipelining depth seen by tests). */
   maxInflight = 0;
   closed = false;
-  paused = false;
-  private readonly held: Buffer[] = [];
   private readonly queue: Buffer[] = [];
   private readonly slots: number;
   private readonly slotSize: number;
@@ -121,10 +118,6 @@ export class FakeNetlinkSocket implements NetlinkSocket {
 
   /** Delivers datagrams to the onBatch handler as the real socket would on a wake-up. */
   deliver(datagrams: Buffer[]): void {
-    if (this.paused) {
-      for (const d of datagrams) this.held.push(d);
-      return;
-    }
     for (let i = 0; i < datagrams.length && !this.closed; i += this.slots) {
       const n = this.fill(datagrams.slice(i, i + this.slots));
       if (!this.batchCb) continue;
@@ -154,14 +147,7 @@ export class FakeNetlinkSocket implements NetlinkSocket {
   onBatch(cb: BatchHandler): void {
     this.batchCb = cb;
   }
-  pauseDelivery(): void {
-    this.paused = true;
-  }
-  resumeDelivery(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.deliver(this.held.splice(0));
-  }
+
   onOverrun(cb: (n: number) => void): void {
     this.overrunCb = cb;
   }

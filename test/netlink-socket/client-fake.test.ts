@@ -327,17 +327,3 @@ t.test('own origin: events from the command and from the bulk socket are both ou
   t.same(got, ['new:1000:own', 'new:1001:own', 'new:1002:0']);
   t.equal(client.stats.ownEvents, 2);
 });
-
-t.test('pauseEvents holds delivery; resumeEvents delivers what was held, in order', async (t) => {
-  const { client, sockets } = setup(() => 0);
-  const got: number[] = [];
-  client.subscribe({ onEvent: (_k, f) => got.push(f.orig.sport) });
-  const ev = sockets[2]!;
-  const [a, b, c] = flows(3);
-  ev.deliver([eventDatagram(a!, 'create', 0)]);
-  client.pauseEvents();
-  ev.deliver([eventDatagram(b!, 'create', 0), eventDatagram(c!, 'create', 0)]);
-  t.same(got, [1000], 'nothing delivered while paused');
-  client.resumeEvents();
-  t.same(got, [1000, 1001, 1002]);
-});
