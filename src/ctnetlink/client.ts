@@ -186,6 +186,8 @@ const CTA_STATS_GLOBAL_ENTRIES = 1;
 const CTA_STATS_GLOBAL_MAX_ENTRIES = 2;
 
 export const DEFAULT_EVENT_RCVBUF = 96 << 20;
+/** Event read rounds (≤ 256 events each) between two datagrams of an async batch run. */
+const EVENT_DRAIN_ROUNDS = 4;
 
 export class ConntrackClient {
   readonly stats = new ClientStats();
@@ -283,9 +285,34 @@ export class ConntrackClient {
       this.stats.overruns++;
       this.handlers.onOverrun?.(n);
     });
-    ev.onBatch((buf, offsets, lengths, count) => {
-      for (let i = 0; i < count; i++) this.handleEventDatagram(buf, offsets[i]!, offsets[i]! + lengths[i]!);
-    });
+    ev.onBatch(this.onEventBatch);
+  }
+
+  private readonly onEventBatch = (buf: Buffer, offsets: Int32Array, lengths: Int32Array, count: number): void => {
+    for (let i = 0; i < count; i++) this.handleEventDatagram(buf, offsets[i]!, offsets[i]! + lengths[i]!);
+  };
+
+  /**
+   * While async batches run, the event socket is not polled: the events the commit causes are
+   * read here, up to `rounds` full read rounds at a time, right after the next datagram went to
+   * the kernel (the JS thread would wait for it otherwise). Polled delivery would wake us for
+   * every few events (measured ≈10% more CPU per 100k commit). An overrun seen by this read is
+   * reported like one seen by the poller.
+   */
+  private drainEvents(rounds: number): void {
+    const ev = this.ev;
+    if (!ev) return;
+    const overrunsBefore = ev.overruns;
+    try {
+      ev.readNow(this.onEventBatch, 0, rounds);
+    } catch (e) {
+      this.stats.handlerErrors++;
+      this.handlers.onError?.(e instanceof Error ? e : new Error(String(e)));
+    }
+    if (ev.overruns !== overrunsBefore) {
+      this.stats.overruns++;
+      this.handlers.onOverrun?.(ev.overruns);
+    }
   }
 
   /** Event socket implementation counters (pollErrors, truncated...); {} when not subscribed. */
@@ -534,7 +561,18 @@ export class ConntrackClient {
     return run;
   }
 
-  private runBatchesAsyncNow(count: number, encode: BatchEncoder): Promise<BatchResult> {
+  private async runBatchesAsyncNow(count: number, encode: BatchEncoder): Promise<BatchResult> {
+    const ev = this.ev;
+    ev?.pauseDelivery();
+    try {
+      return await this.pipelineBatches(count, encode);
+    } finally {
+      // what is still queued is delivered by the poller again
+      if (ev && ev === this.ev) ev.resumeDelivery();
+    }
+  }
+
+  private pipelineBatches(count: number, encode: BatchEncoder): Promise<BatchResult> {
     return new Promise<BatchResult>((resolve, reject) => {
       this.checkOpen();
       const errnos = new Int32Array(count);
@@ -560,8 +598,10 @@ export class ConntrackClient {
             if (this.closed) throw new Error('ConntrackClient is closed');
             if (errno !== 0) failed += this.refuseBatch(batch, errno, errnos);
             else failed += this.readBatchReplies(this.bulk, batch, overrunsBefore, errnos);
-            if (following) send(following);
-            else resolve(this.batchResult(count, failed, errnos));
+            if (following) {
+              send(following);
+              this.drainEvents(EVENT_DRAIN_ROUNDS);
+            } else resolve(this.batchResult(count, failed, errnos));
           } catch (e) {
             reject(e);
           }

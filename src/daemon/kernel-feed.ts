@@ -23,11 +23,12 @@
  *    (e.g. a burst of deletes). So the socket's drop counter (/proc/net/netlink "Drops") is
  *    compared with its value when the last dump began: after each resync pass, and once a
  *    second; any increase means another pass.
- *  - commit: the events our own commit causes are read and applied while it runs (the kernel's
- *    part of the commit runs on a worker thread, so the JS thread has the time). Holding them
- *    back until the commit was done (pausing the event socket) measured no faster for the
- *    commit on the bench (2 cores, SCHED_RR): the 100k held events were then applied in one
- *    ≈300 ms stretch right after it, which also delayed everything else on the machine.
+ *  - commit: the events our own commit causes are applied while it runs: the kernel's part of
+ *    the commit runs on a worker thread and the client reads the queued events between its
+ *    datagrams (ConntrackClient.drainEvents), so they reach this handler as usual, overruns
+ *    included. Holding them back until the commit was done measured no faster for the commit
+ *    on the bench (2 cores, SCHED_RR): the 100k held events were then applied in one ≈300 ms
+ *    stretch right after it, which also delayed everything else on the machine.
  */
 import type { Clock } from '../core/clock';
 import type { ConntrackClient } from '../ctnetlink/client';

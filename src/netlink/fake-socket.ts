@@ -10,6 +10,8 @@
  *  - `sendAsync` completes on a later turn of the event loop (setImmediate), with the replies
  *    queued just before `done` runs, like the addon's threadpool send; `sendErrno` can refuse a
  *    datagram (the errno `done` gets; nothing is queued).
+ *  - `pauseDelivery()`: `deliver()`ed datagrams wait in the queue (readNow reads them, like the
+ *    real socket's receive queue) until `resumeDelivery()` delivers what is left.
  */
 import {
   type BatchHandler,
@@ -37,6 +39,7 @@ export class FakeNetlinkSocket implements NetlinkSocket {
   /** Most sendAsync calls in flight at once so far (pipelining depth seen by tests). */
   maxInflight = 0;
   closed = false;
+  paused = false;
   private readonly queue: Buffer[] = [];
   private readonly slots: number;
   private readonly slotSize: number;
@@ -118,6 +121,10 @@ export class FakeNetlinkSocket implements NetlinkSocket {
 
   /** Delivers datagrams to the onBatch handler as the real socket would on a wake-up. */
   deliver(datagrams: Buffer[]): void {
+    if (this.paused) {
+      for (const d of datagrams) this.queue.push(d);
+      return;
+    }
     for (let i = 0; i < datagrams.length && !this.closed; i += this.slots) {
       const n = this.fill(datagrams.slice(i, i + this.slots));
       if (!this.batchCb) continue;
@@ -147,7 +154,14 @@ export class FakeNetlinkSocket implements NetlinkSocket {
   onBatch(cb: BatchHandler): void {
     this.batchCb = cb;
   }
-
+  pauseDelivery(): void {
+    this.paused = true;
+  }
+  resumeDelivery(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.deliver(this.queue.splice(0));
+  }
   onOverrun(cb: (n: number) => void): void {
     this.overrunCb = cb;
   }

@@ -68,6 +68,13 @@ export interface NetlinkSocket {
   onOverrun(cb: (overruns: number) => void): void;
   /** Other asynchronous socket errors (rare); the socket keeps running. */
   onError(cb: (err: Error) => void): void;
+  /**
+   * Stops / restarts asynchronous delivery (onBatch) without leaving any group: while paused
+   * the kernel keeps queueing into the receive buffer (up to SO_RCVBUF, then ENOBUFS, reported
+   * after resume). No-ops when delivery was never started.
+   */
+  pauseDelivery(): void;
+  resumeDelivery(): void;
   close(): void;
   /** Implementation counters for diagnostics and tests (e.g. pollErrors, truncated). */
   diagnostics?(): Record<string, number>;
@@ -159,6 +166,7 @@ class AddonNetlinkSocket implements NetlinkSocket {
   private overrunCb: ((n: number) => void) | undefined;
   private errorCb: ((e: Error) => void) | undefined;
   private started = false;
+  private paused = false;
   private closed = false;
 
   constructor(opts: NetlinkSocketOptions) {
@@ -242,9 +250,24 @@ class AddonNetlinkSocket implements NetlinkSocket {
     this.errorCb = cb;
   }
 
+  pauseDelivery(): void {
+    if (!this.started || this.paused || this.closed) return;
+    this.paused = true;
+    this.s.stop();
+  }
+  resumeDelivery(): void {
+    if (!this.paused || this.closed) return;
+    this.paused = false;
+    this.arm();
+  }
+
   private start(): void {
     if (this.started || this.closed) return;
     this.started = true;
+    if (!this.paused) this.arm();
+  }
+
+  private arm(): void {
     // Exceptions from user callbacks are caught here (ARCHITECTURE habit 2: nothing leaves a
     // socket callback) and reported through onError; the addon would otherwise raise them as
     // uncaught exceptions.

@@ -100,3 +100,21 @@ t.test('pipelined commit of 20k with 1k already present: each committed once, co
   t.ok(r.gets > 0, 'some ran during the commit');
   t.same(r.ev, { ownNew: 21000, ownDestroy: 1000, foreign: 0 }, 'every event of the commit recognised as our own (bulk socket port)');
 });
+
+t.test('pipelined commit with a tiny event buffer: the overrun is reported, events flow again after', async (t) => {
+  const ns = withNs(t);
+  const r = (await runWork<Record<string, unknown>>(ns, 'pipelinedOverrun', { n: 20000 }, 55000)) as {
+    report: { committed: number; failed: number };
+    overrunReports: number;
+    statsOverruns: number;
+    duringCommit: number;
+    after: number;
+    count: number;
+  };
+  t.match(r.report, { committed: 20000, failed: 0 }, 'the commit is not affected');
+  t.equal(r.count, 20020);
+  t.ok(r.duringCommit < 20000, `events were lost (${r.duringCommit} of 20000 received)`);
+  t.ok(r.overrunReports >= 1, `overrun reported (${r.overrunReports}x)`);
+  t.equal(r.statsOverruns, r.overrunReports, 'counted in stats');
+  t.equal(r.after, 20, 'afterwards every event arrives: still reading');
+});

@@ -327,3 +327,52 @@ t.test('own origin: events from the command and from the bulk socket are both ou
   t.same(got, ['new:1000:own', 'new:1001:own', 'new:1002:0']);
   t.equal(client.stats.ownEvents, 2);
 });
+
+t.test('async batches: the events they cause are read between datagrams, the rest after; overruns reported', async (t) => {
+  const { client, bulk, sockets } = setup(() => 0, { batchSize: 2 });
+  const seen: { sport: number; sentSoFar: number }[] = [];
+  let overruns = 0;
+  client.subscribe({
+    onEvent: (_k, f) => seen.push({ sport: f.orig.sport, sentSoFar: bulk.sent.length }),
+    onOverrun: () => overruns++,
+  });
+  const ev = sockets[2]!;
+  const fs = flows(6);
+  // the "kernel" raises one NEW event per created entry, as the real one does inside sendmsg
+  const inner = bulk.responder!;
+  bulk.responder = (d) => {
+    forEachNlMsg(d, 0, d.length, (m) => {
+      const i = (m.seq - seqBase) >>> 0;
+      ev.deliver([eventDatagram(fs[i]!, 'create', bulk.portId)]);
+    });
+    return inner(d);
+  };
+  // the first read between datagrams meets ENOBUFS (the addon counts it and reads on)
+  const evRead = ev.readNow.bind(ev);
+  let reads = 0;
+  ev.readNow = (cb, timeoutMs, maxRounds) => {
+    if (++reads === 1) ev.overruns++;
+    return evRead(cb, timeoutMs, maxRounds);
+  };
+  let seqBase = 0;
+  const first = bulk.sendAsync.bind(bulk);
+  bulk.sendAsync = (buf, done) => {
+    if (seqBase === 0) seqBase = buf.readUInt32LE(8);
+    first(buf, done);
+  };
+  const res = await client.createBatchAsync(fs);
+  t.equal(res.ok, 6);
+  t.ok(ev.paused === false, 'delivery resumed after the run');
+  t.same(
+    seen.map((s) => s.sport),
+    fs.map((f) => f.orig.sport),
+    'every event handled once, in order',
+  );
+  t.ok(seen[0]!.sentSoFar < 3, `the first events were handled before the last datagram went out (${seen[0]!.sentSoFar})`);
+  t.ok(reads >= 1, `events read between datagrams (${reads} reads)`);
+  t.equal(overruns, 1, 'an overrun met while reading between datagrams is reported');
+  t.equal(client.stats.overruns, 1);
+  // polled delivery again
+  ev.deliver([eventDatagram(fs[0]!, 'update', 0)]);
+  t.equal(seen.length, 7, 'delivered by the poller after the run');
+});
