@@ -19,6 +19,8 @@
 //    batch. The worker holds references to the socket and the buffer until cb runs; the caller
 //    must not modify the bytes meanwhile. close() with sends in flight defers closing the fd
 //    until the last one has returned (the fd number must not be reused under a running send).
+//    `sendsInKernel` counts the sends whose sendmsg has not returned yet (set off the JS thread,
+//    so JS can tell whether the kernel is still busy before the callback has run).
 // Also exports unixDgramSend(path, data) for sd_notify (Node has no AF_UNIX datagram sockets).
 //
 // Built without C++ exceptions (NAPI_DISABLE_CPP_EXCEPTIONS): errors are JS exceptions with
@@ -36,6 +38,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <vector>
 
 namespace {
@@ -78,6 +81,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
                            InstanceMethod<&NlSocket::Send>("send"),
                            InstanceMethod<&NlSocket::SendAsync>("sendAsync"),
                            InstanceAccessor<&NlSocket::GetInflight>("inflight"),
+                           InstanceAccessor<&NlSocket::GetSendsInKernel>("sendsInKernel"),
                            InstanceMethod<&NlSocket::ReadNow>("readNow"),
                            InstanceMethod<&NlSocket::Start>("start"),
                            InstanceMethod<&NlSocket::Stop>("stop"),
@@ -172,6 +176,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   Napi::ObjectReference self_ref_;  // keeps the wrapper alive while the poll handle is armed
   napi_env env_ = nullptr;
   int inflight_ = 0;  // sendAsync workers not yet completed (they use fd_ on a pool thread)
+  std::atomic<int> in_kernel_{0};  // of those, the ones whose sendmsg is still running
 
   // One sendmsg on the threadpool. Execute() touches only plain copies (fd, pointer, length):
   // no N-API calls off the main thread.
@@ -199,6 +204,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       } while (n < 0 && errno == EINTR);
       if (n < 0) err_ = errno;
       else sent_ = n;
+      sock_->in_kernel_.fetch_sub(1, std::memory_order_release);
     }
     void OnOK() override {
       Napi::Env env = Env();
@@ -242,6 +248,9 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   Napi::Value GetTruncated(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), truncated_); }
   Napi::Value GetPollErrors(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), poll_errors_); }
   Napi::Value GetInflight(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), inflight_); }
+  Napi::Value GetSendsInKernel(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), in_kernel_.load(std::memory_order_acquire));
+  }
 
   bool CheckOpen(Napi::Env env) {
     if (closed_ || fd_ < 0) {
@@ -317,6 +326,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     }
     auto* w = new SendWorker(info[3].As<Napi::Function>(), this, Value(), u8, u8.Data() + off, len);
     inflight_++;
+    in_kernel_.fetch_add(1, std::memory_order_relaxed);
     w->Queue();
     return env.Undefined();
   }

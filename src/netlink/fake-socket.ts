@@ -87,6 +87,10 @@ export class FakeNetlinkSocket implements NetlinkSocket {
     if (this.responder) for (const d of this.responder(copy)) this.queue.push(d);
   }
 
+  /** The fake "kernel" finishes a sendAsync on the next turn of the loop, just before `done`. */
+  sendsInKernel(): number {
+    return this.inflight;
+  }
   sendAsync(buf: Buffer, done: (errno: number) => void): void {
     this.checkOpen();
     const copy = Buffer.from(buf);

@@ -57,6 +57,11 @@ export interface NetlinkSocket {
    */
   sendAsync(buf: Buffer, done: (errno: number) => void): void;
   /**
+   * sendAsync calls whose sendmsg has not returned yet (the kernel is still working on them),
+   * known before their `done` has run.
+   */
+  sendsInKernel(): number;
+  /**
    * Synchronously reads what is queued (waiting up to timeoutMs when nothing is) into the
    * shared area and calls `cb` once per read round; returns the number of datagrams read.
    * Reads at most `maxRounds` rounds (default: until the queue is empty).
@@ -106,6 +111,7 @@ interface NativeSocket {
   getsockopt(level: number, opt: number): number;
   send(buf: Uint8Array, off?: number, len?: number): number;
   sendAsync(buf: Uint8Array, off: number, len: number, cb: (errno: number, bytes: number) => void): void;
+  readonly sendsInKernel: number;
   readNow(timeoutMs?: number): number;
   start(onBatch: (count: number) => void, onError: (errno: number) => void): void;
   stop(): void;
@@ -214,6 +220,9 @@ class AddonNetlinkSocket implements NetlinkSocket {
   }
   send(buf: Buffer): void {
     this.s.send(buf, 0, buf.length);
+  }
+  sendsInKernel(): number {
+    return this.s.sendsInKernel;
   }
   sendAsync(buf: Buffer, done: (errno: number) => void): void {
     // a throwing `done` must not become an uncaught exception from the addon (habit 2)

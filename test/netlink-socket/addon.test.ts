@@ -90,7 +90,7 @@ t.test('sendAsync: sendmsg on the threadpool, errno to the callback, close with 
     const m = Buffer.alloc(20);
     m.writeUInt32LE(20, 0); m.writeUInt16LE(1, 4); m.writeUInt16LE(5, 6); m.writeUInt32LE(77, 8);
     s.sendAsync(m, 0, 20, (errno, bytes) => {
-      out.okErrno = errno; out.bytes = bytes; out.inflightInCb = s.inflight;
+      out.okErrno = errno; out.bytes = bytes; out.inflightInCb = s.inflight; out.inKernelInCb = s.sendsInKernel;
       out.replies = s.readNow(0);
       out.ackType = s.buffer.readUInt16LE(4); out.ackSeq = s.buffer.readUInt32LE(8); out.ackErr = s.buffer.readInt32LE(16);
       s.setsockopt(1, 7, 4096); // SO_SNDBUF: a 1 MiB datagram is now EMSGSIZE
@@ -114,6 +114,7 @@ t.test('sendAsync: sendmsg on the threadpool, errno to the callback, close with 
   t.equal(out.okErrno, 0);
   t.equal(out.bytes, 20);
   t.equal(out.inflightInCb, 0, 'done before the callback runs');
+  t.equal(out.inKernelInCb, 0, 'sendmsg returned before the callback runs');
   t.equal(out.replies, 1, 'the reply is queued when the callback runs');
   t.same([out.ackType, out.ackSeq, out.ackErr], [2, 77, 0], 'ACK for seq 77');
   t.equal(out.bigErrno, 90, 'EMSGSIZE reported as errno, not thrown');
