@@ -79,6 +79,12 @@ export interface CommitReport {
 
 /** Entries per chunk when pipelined: the JS thread is not stalled by the kernel's work. */
 const PIPELINED_CHUNK = 8192;
+/**
+ * Pipelined: flows collected between two turns of the event loop while a chunk is in the
+ * kernel (≈1 ms of JS), so a datagram the kernel has finished is answered and the next one sent
+ * without waiting for the whole next chunk to be collected (7-14 ms for 8192 flows measured).
+ */
+const COLLECT_SLICE = 1024;
 
 const EEXIST = 17;
 const ENOENT = 2;
@@ -120,6 +126,15 @@ export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, o
     const stall = opts.now() - sliceStart;
     if (stall > report.maxStallMs) report.maxStallMs = stall;
   };
+  // pipelined: give a finished datagram its turn every COLLECT_SLICE flows collected (callers
+  // test `due()` first: no await per flow)
+  const due = (): boolean => chunk.length >= chunkSize || (inflight !== undefined && chunk.length % COLLECT_SLICE === 0);
+  const collected = async (): Promise<void> => {
+    if (chunk.length >= chunkSize) return flush();
+    noteStall();
+    await new Promise<void>((r) => setImmediate(r));
+    sliceStart = opts.now();
+  };
 
   const flush = async (): Promise<void> => {
     if (chunk.length === 0) return;
@@ -160,14 +175,14 @@ export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, o
     }
     chunk.push(f);
     timeouts.push(t);
-    if (chunk.length >= chunkSize) await flush();
+    if (due()) await collected();
   }
   await flush();
   // pass 2: related flows (spec §5.3 second pass); flush waits for the last master chunk
   for (let i = 0; i < related.length; i++) {
     chunk.push(related[i]!);
     timeouts.push(relatedTimeouts[i]!);
-    if (chunk.length >= chunkSize) await flush();
+    if (due()) await collected();
   }
   await flush();
   if (inflight) await inflight;

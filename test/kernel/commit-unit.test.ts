@@ -250,3 +250,25 @@ t.test('pipelined: a lost answer (ENOBUFS) and a rejected call are counted, neve
   t.match(r, { attempted: 6, committed: 3, failed: 3, failedByReason: { lost: 0, other: 3 } });
   t.same(r.otherErrnos, { 105: 1, 9: 2 }, 'ENOBUFS (classified by the target) and the rejected chunk');
 });
+
+t.test('pipelined: a chunk in the kernel completes while the next one is still being collected', async (t) => {
+  const k = new AsyncTable();
+  let completions = 0;
+  const orig = k.createBatchAsync.bind(k);
+  k.createBatchAsync = (fs, o) =>
+    orig(fs, o).then((r) => {
+      completions++;
+      return r;
+    });
+  let seenAtEndOfSecondChunk = -1;
+  function* flows(): Generator<Flow> {
+    for (let i = 0; i < 12288; i++) {
+      if (i === 8191) seenAtEndOfSecondChunk = completions;
+      yield flow(i);
+    }
+  }
+  const r = await commitFlows(k, flows(), { beLiberal: true, now, chunk: 4096 });
+  t.match(r, { attempted: 12288, committed: 12288, failed: 0 });
+  t.ok(seenAtEndOfSecondChunk >= 1, `the first chunk was answered during the collection of the second (${seenAtEndOfSecondChunk})`);
+  t.equal(k.maxInflight, 1);
+});
