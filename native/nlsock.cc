@@ -14,6 +14,13 @@
 //  - readNow(timeoutMs): synchronous read of whatever is queued (optionally waiting once with
 //    poll()), used right after send(): the kernel handles a ctnetlink batch inside sendmsg, so
 //    every ACK/error is already queued when send returns (§3.1).
+//  - sendAsync(buf, off, len, cb(errno, bytes)): the same sendmsg on the libuv threadpool, so
+//    the kernel's per-entry work for a batch (µs per entry) runs while JS encodes the next
+//    batch. The worker holds references to the socket and the buffer until cb runs; the caller
+//    must not modify the bytes meanwhile. close() with sends in flight defers closing the fd
+//    until the last one has returned (the fd number must not be reused under a running send).
+//    `sendsInKernel` counts the sends whose sendmsg has not returned yet (set off the JS thread,
+//    so JS can tell whether the kernel is still busy before the callback has run).
 // Also exports unixDgramSend(path, data) for sd_notify (Node has no AF_UNIX datagram sockets).
 //
 // Built without C++ exceptions (NAPI_DISABLE_CPP_EXCEPTIONS): errors are JS exceptions with
@@ -31,6 +38,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <vector>
 
 namespace {
@@ -71,6 +79,9 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
                            InstanceMethod<&NlSocket::SetSockOpt>("setsockopt"),
                            InstanceMethod<&NlSocket::GetSockOpt>("getsockopt"),
                            InstanceMethod<&NlSocket::Send>("send"),
+                           InstanceMethod<&NlSocket::SendAsync>("sendAsync"),
+                           InstanceAccessor<&NlSocket::GetInflight>("inflight"),
+                           InstanceAccessor<&NlSocket::GetSendsInKernel>("sendsInKernel"),
                            InstanceMethod<&NlSocket::ReadNow>("readNow"),
                            InstanceMethod<&NlSocket::Start>("start"),
                            InstanceMethod<&NlSocket::Stop>("stop"),
@@ -164,6 +175,68 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   Napi::FunctionReference on_error_;
   Napi::ObjectReference self_ref_;  // keeps the wrapper alive while the poll handle is armed
   napi_env env_ = nullptr;
+  int inflight_ = 0;  // sendAsync workers not yet completed (they use fd_ on a pool thread)
+  std::atomic<int> in_kernel_{0};  // of those, the ones whose sendmsg is still running
+
+  // One sendmsg on the threadpool. Execute() touches only plain copies (fd, pointer, length):
+  // no N-API calls off the main thread.
+  class SendWorker : public Napi::AsyncWorker {
+   public:
+    SendWorker(Napi::Function cb, NlSocket* sock, Napi::Object self, Napi::Object buf, const uint8_t* data, size_t len)
+        : Napi::AsyncWorker(cb, "nlsock.sendAsync"), sock_(sock), fd_(sock->fd_), data_(data), len_(len) {
+      self_ref_ = Napi::Persistent(self);
+      buf_ref_ = Napi::Persistent(buf);
+    }
+    void Execute() override {
+      struct sockaddr_nl dst;
+      memset(&dst, 0, sizeof dst);
+      dst.nl_family = AF_NETLINK;
+      struct iovec iov = {const_cast<uint8_t*>(data_), len_};
+      struct msghdr mh;
+      memset(&mh, 0, sizeof mh);
+      mh.msg_name = &dst;
+      mh.msg_namelen = sizeof dst;
+      mh.msg_iov = &iov;
+      mh.msg_iovlen = 1;
+      ssize_t n;
+      do {
+        n = sendmsg(fd_, &mh, 0);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) err_ = errno;
+      else sent_ = n;
+      sock_->in_kernel_.fetch_sub(1, std::memory_order_release);
+    }
+    void OnOK() override {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      sock_->SendDone();
+      // a throwing callback: AsyncWorker leaves the exception pending and N-API raises it as
+      // uncaught (the JS wrapper catches its own errors, so this does not happen in practice)
+      Callback().Call({Napi::Number::New(env, err_), Napi::Number::New(env, static_cast<double>(sent_))});
+    }
+
+   private:
+    NlSocket* sock_;
+    int fd_;
+    const uint8_t* data_;
+    size_t len_;
+    int err_ = 0;
+    ssize_t sent_ = 0;
+    Napi::ObjectReference self_ref_;
+    Napi::ObjectReference buf_ref_;
+  };
+
+  void SendDone() {
+    inflight_--;
+    if (closed_ && inflight_ == 0) CloseFd();
+  }
+
+  void CloseFd() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
 
   Napi::Value GetPortId(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), port_id_); }
   Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
@@ -174,9 +247,13 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
   Napi::Value GetOverruns(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), overruns_); }
   Napi::Value GetTruncated(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), truncated_); }
   Napi::Value GetPollErrors(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), poll_errors_); }
+  Napi::Value GetInflight(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), inflight_); }
+  Napi::Value GetSendsInKernel(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), in_kernel_.load(std::memory_order_acquire));
+  }
 
   bool CheckOpen(Napi::Env env) {
-    if (fd_ < 0) {
+    if (closed_ || fd_ < 0) {
       ThrowErrno(env, EBADF, "nlsock (closed)");
       return false;
     }
@@ -233,6 +310,25 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     } while (n < 0 && errno == EINTR);
     if (n < 0) return ThrowErrno(env, errno, "sendmsg");
     return Napi::Number::New(env, static_cast<double>(n));
+  }
+
+  // sendAsync(buffer, offset, length, cb(errno, bytes)): sendmsg on the threadpool; cb runs on
+  // the JS thread with errno 0 on success. Argument errors throw synchronously.
+  Napi::Value SendAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!CheckOpen(env)) return env.Undefined();
+    Napi::Uint8Array u8 = info[0].As<Napi::Uint8Array>();
+    size_t off = info[1].As<Napi::Number>().Uint32Value();
+    size_t len = info[2].As<Napi::Number>().Uint32Value();
+    if (off + len > u8.ByteLength()) {
+      Napi::RangeError::New(env, "nlsock.sendAsync: range outside the buffer").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto* w = new SendWorker(info[3].As<Napi::Function>(), this, Value(), u8, u8.Data() + off, len);
+    inflight_++;
+    in_kernel_.fetch_add(1, std::memory_order_relaxed);
+    w->Queue();
+    return env.Undefined();
   }
 
   // One recvmmsg round into the slots. Returns the datagram count (>= 0), 0 on EAGAIN, or
@@ -330,10 +426,8 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
       poll_ = nullptr;
     }
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
+    // a send on the pool still uses the fd: SendDone closes it after the last one
+    if (inflight_ == 0) CloseFd();
     on_batch_.Reset();
     on_error_.Reset();
     if (!self_ref_.IsEmpty()) self_ref_.Reset();
@@ -380,7 +474,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
     }
     // Read until the queue is empty, bounded per wake-up so timers and other I/O still run;
     // level-triggered polling brings us back if more is queued.
-    for (int round = 0; round < 16 && self->fd_ >= 0; round++) {
+    for (int round = 0; round < 16 && self->fd_ >= 0 && !self->closed_; round++) {
       int n = self->ReadRound();
       if (n == 0) break;
       if (n < 0) {

@@ -11,7 +11,10 @@
  *  - CPU: utime+stime(+children) of each daemon from /proc/PID/stat, before/after, per 100k;
  *  - memory: VmHWM at the end; bytes per cached entry = VmRSS growth / entries;
  *  - wire: UDP payload bytes each side sent on the sync veth (sysfs counters − 42 B/packet);
- *  - lag: capture on fwB's sync veth, see wirelag.ts.
+ *  - lag: capture on fwB's sync veth, see wirelag.ts;
+ *  - commit: `-c` on fwB until fwB's kernel count reaches n (commit_ms, CPU to then), and until
+ *    fwB's `-s` internal cache count reaches n (commit_internal_ms, CPU to then: the commit's
+ *    own NEW events applied to it; conntrackd 1.4.7 did not reach n there within 15 s: n/a).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -200,6 +203,9 @@ interface InjectOut {
  * netlink overrun is repaired by a kernel-table resync NetlinkOverrunResync = 30 s later), so a
  * recovered overrun shows up as a slow sync rather than as "did not converge".
  */
+/** How long the commit workload waits for fwB's internal cache to hold the committed entries. */
+export const COMMIT_INTERNAL_TIMEOUT_MS = 15_000;
+
 export function convergeTimeoutMs(n: number): number {
   return 45_000 + Math.ceil(n / 4000) * 1000;
 }
@@ -277,6 +283,14 @@ export async function burst(o: RigOptions, n: number, nat: boolean, followUps: b
     f.commit_kernelB = kc;
     f.commit_cpuB_s_per100k = round(((r.b.cpuSeconds() - cpuB0) * 100_000) / n, 3);
     if (kc < n) log(`  ${o.kind} commit ${n}: fwB kernel has ${kc}/${n} after ${convergeTimeoutMs(n) / 1000} s`);
+    // ...and when fwB's internal cache holds them too: the NEW events the commit caused have
+    // been applied (spec §5.1: own changes go to the internal cache), with fwB's CPU up to then. The
+    // count includes fwB's few own entries (sync link), hence "≥ n" is within a handful.
+    const wi = await waitCount(r.b, 'internal', (x) => x >= n, COMMIT_INTERNAL_TIMEOUT_MS);
+    f.commit_internal_ms = wi.converged ? round(wi.at - tc, 1) : Number.NaN;
+    f.commit_internal_cpuB_s_per100k = round(((r.b.cpuSeconds() - cpuB0) * 100_000) / n, 3);
+    if (!wi.converged) log(`  ${o.kind} commit ${n}: fwB internal cache has ${wi.last}/${n} after ${COMMIT_INTERNAL_TIMEOUT_MS / 1000} s`);
+    if (process.env.BN_THREADS) log(`  threads B after the commit (cumulative): ${threadCpu(r.b.pid)}`);
 
     // Bulk resync to a restarted peer (StartupResync on): fwB comes back empty.
     kernelFlush(r.pair.nsB);

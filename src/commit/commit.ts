@@ -9,7 +9,12 @@
  *    single stall is long (ARCHITECTURE habit 6). The kernel does the work inside sendmsg at a
  *    rate that varies 3x with event listeners present and with machine load (≈2.6 µs/entry
  *    quiet without a listener, ≈6 µs with one: research/netlink-measurements.md §3.1), so by
- *    default the chunk size adapts to keep each slice near `sliceMs`.
+ *    default the chunk size adapts to keep each slice near `sliceMs`;
+ *  - pipelined (the target has createBatchAsync/deleteBatchAsync, as ConntrackClient does):
+ *    the kernel's work runs on a worker thread, so the JS thread is only busy encoding (one
+ *    datagram at a time) and collecting the next chunk, which it does while the previous chunk
+ *    is in the kernel. Chunks are committed one after another (masters strictly before related
+ *    flows); errors are mapped per entry exactly as in the synchronous path.
  */
 import type { FailReason } from '../ctnetlink/client';
 import type { Flow } from '../flow/flow';
@@ -25,6 +30,9 @@ export interface CommitTarget {
    */
   createBatch(flows: readonly Flow[], opts?: { beLiberal?: boolean; timeouts?: ArrayLike<number> }): { errnos: Int32Array };
   deleteBatch(flows: readonly Flow[]): { errnos: Int32Array };
+  /** Optional asynchronous twins (kernel work off the JS thread); used when both exist. */
+  createBatchAsync?(flows: readonly Flow[], opts?: { beLiberal?: boolean; timeouts?: ArrayLike<number> }): Promise<{ errnos: Int32Array }>;
+  deleteBatchAsync?(flows: readonly Flow[]): Promise<{ errnos: Int32Array }>;
   /** Maps a positive errno to a reason (ENOMEM is refined into tableFull by the client). */
   classifyErrno(errno: number): CommitFailReason;
 }
@@ -60,9 +68,23 @@ export interface CommitReport {
   /** errno → count for the 'other' reason (for logs). */
   otherErrnos: Record<number, number>;
   durationMs: number;
-  /** Longest synchronous slice in ms (what the event loop had to wait for at most). */
+  /**
+   * Longest synchronous slice in ms (what the event loop had to wait for at most). Pipelined:
+   * the longest chunk collection (each datagram's encode, ≈1-2 ms, is a slice of its own).
+   */
   maxStallMs: number;
+  /** Whether the kernel work ran off the JS thread (createBatchAsync/deleteBatchAsync). */
+  pipelined: boolean;
 }
+
+/** Entries per chunk when pipelined: the JS thread is not stalled by the kernel's work. */
+const PIPELINED_CHUNK = 8192;
+/**
+ * Pipelined: flows collected between two turns of the event loop while a chunk is in the
+ * kernel (≈1 ms of JS), so a datagram the kernel has finished is answered and the next one sent
+ * without waiting for the whole next chunk to be collected (7-14 ms for 8192 flows measured).
+ */
+const COLLECT_SLICE = 1024;
 
 const EEXIST = 17;
 const ENOENT = 2;
@@ -78,32 +100,62 @@ export function emptyCommitReport(): CommitReport {
     otherErrnos: {},
     durationMs: 0,
     maxStallMs: 0,
+    pipelined: false,
   };
 }
 
 export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, opts: CommitOptions): Promise<CommitReport> {
+  const calls = batchCalls(target);
   const fixed = opts.chunk ?? opts.yieldEvery;
   const sliceMs = opts.sliceMs ?? 20;
   // adaptive chunks start at one full kernel batch and move in whole 256-entry steps
-  let chunkSize = fixed !== undefined ? Math.max(1, fixed) : 1024;
+  let chunkSize = fixed !== undefined ? Math.max(1, fixed) : calls.pipelined ? PIPELINED_CHUNK : 1024;
   const t0 = opts.now();
   const report = emptyCommitReport();
+  report.pipelined = calls.pipelined;
   const related: Flow[] = [];
   const relatedTimeouts: number[] = [];
   let chunk: Flow[] = [];
   // per-entry timeout override (-1 = flow.timeout), parallel to chunk
   let timeouts: number[] = [];
   let sliceStart = opts.now();
+  // pipelined: the chunk in the kernel while the next one is collected
+  let inflight: Promise<void> | undefined;
+
+  const noteStall = (): void => {
+    const stall = opts.now() - sliceStart;
+    if (stall > report.maxStallMs) report.maxStallMs = stall;
+  };
+  // pipelined: give a finished datagram its turn every COLLECT_SLICE flows collected (callers
+  // test `due()` first: no await per flow)
+  const due = (): boolean => chunk.length >= chunkSize || (inflight !== undefined && chunk.length % COLLECT_SLICE === 0);
+  const collected = async (): Promise<void> => {
+    if (chunk.length >= chunkSize) return flush();
+    noteStall();
+    await new Promise<void>((r) => setImmediate(r));
+    sliceStart = opts.now();
+  };
 
   const flush = async (): Promise<void> => {
     if (chunk.length === 0) return;
     const n = chunk.length;
-    commitChunk(target, chunk, timeouts, opts, report);
+    const c = chunk;
+    const ct = timeouts;
     chunk = [];
     timeouts = [];
+    if (calls.pipelined) {
+      noteStall();
+      // one chunk at a time: entries reach the kernel in order (masters before related)
+      if (inflight) await inflight;
+      inflight = commitChunk(calls, c, ct, opts, report).then(() => opts.onProgress?.(report.attempted));
+      sliceStart = opts.now();
+      return;
+    }
+    // synchronous target: the whole chunk (kernel work included) is one slice
+    await commitChunk(calls, c, ct, opts, report);
     opts.onProgress?.(report.attempted);
     const stall = opts.now() - sliceStart;
-    if (stall > report.maxStallMs) report.maxStallMs = stall;
+    noteStall();
     if (fixed === undefined) {
       const perEntry = Math.max(stall, 0.1) / n;
       const next = Math.floor(sliceMs / perEntry / 256) * 256;
@@ -123,18 +175,39 @@ export async function commitFlows(target: CommitTarget, flows: Iterable<Flow>, o
     }
     chunk.push(f);
     timeouts.push(t);
-    if (chunk.length >= chunkSize) await flush();
+    if (due()) await collected();
   }
   await flush();
-  // pass 2: related flows (spec §5.3 second pass)
+  // pass 2: related flows (spec §5.3 second pass); flush waits for the last master chunk
   for (let i = 0; i < related.length; i++) {
     chunk.push(related[i]!);
     timeouts.push(relatedTimeouts[i]!);
-    if (chunk.length >= chunkSize) await flush();
+    if (due()) await collected();
   }
   await flush();
+  if (inflight) await inflight;
   report.durationMs = opts.now() - t0;
   return report;
+}
+
+type BatchOpts = { beLiberal?: boolean; timeouts?: ArrayLike<number> };
+
+/** The target's batch calls, asynchronous when it has both async twins. */
+interface BatchCalls {
+  pipelined: boolean;
+  create(flows: readonly Flow[], opts: BatchOpts): Promise<{ errnos: Int32Array }> | { errnos: Int32Array };
+  del(flows: readonly Flow[]): Promise<{ errnos: Int32Array }> | { errnos: Int32Array };
+  classifyErrno(errno: number): CommitFailReason;
+}
+
+function batchCalls(target: CommitTarget): BatchCalls {
+  const classifyErrno = (e: number) => target.classifyErrno(e);
+  if (target.createBatchAsync && target.deleteBatchAsync) {
+    const ca = target.createBatchAsync.bind(target);
+    const da = target.deleteBatchAsync.bind(target);
+    return { pipelined: true, create: ca, del: da, classifyErrno };
+  }
+  return { pipelined: false, create: (f, o) => target.createBatch(f, o), del: (f) => target.deleteBatch(f), classifyErrno };
 }
 
 /** The timeout override for f (≥ 0), or -1 to keep f.timeout. */
@@ -144,7 +217,7 @@ function timeoutFor(f: Flow, opts: CommitOptions): number {
   return t === undefined || t === f.timeout ? -1 : t;
 }
 
-function commitChunk(target: CommitTarget, flows: Flow[], timeouts: number[], opts: CommitOptions, report: CommitReport): void {
+async function commitChunk(target: BatchCalls, flows: Flow[], timeouts: number[], opts: CommitOptions, report: CommitReport): Promise<void> {
   report.attempted += flows.length;
   // classifyErrno may read /proc (ENOMEM vs table full): once per errno per chunk is enough
   const reasons = new Map<number, CommitFailReason>();
@@ -160,16 +233,16 @@ function commitChunk(target: CommitTarget, flows: Flow[], timeouts: number[], op
   };
   // A batch-level fault (socket closed, encoder bug) fails that call's entries, counted like
   // any other failure; the commit goes on.
-  const attempt = (call: () => { errnos: Int32Array }, n: number): Int32Array | undefined => {
+  const attempt = async (call: () => Promise<{ errnos: Int32Array }> | { errnos: Int32Array }, n: number): Promise<Int32Array | undefined> => {
     try {
-      return call().errnos;
+      return (await call()).errnos;
     } catch (e) {
       const errno = (e as { errno?: number }).errno ?? -1;
       for (let i = 0; i < n; i++) fail(errno);
       return undefined;
     }
   };
-  const res = attempt(() => target.createBatch(flows, { beLiberal: opts.beLiberal, timeouts }), flows.length);
+  const res = await attempt(() => target.create(flows, { beLiberal: opts.beLiberal, timeouts }), flows.length);
   if (!res) return;
   const existing: Flow[] = [];
   const existingTimeouts: number[] = [];
@@ -184,7 +257,7 @@ function commitChunk(target: CommitTarget, flows: Flow[], timeouts: number[], op
   if (existing.length === 0) return;
   // spec §5.3: on EEXIST delete and retry once. A delete failing with ENOENT (the entry expired
   // meanwhile) is fine; the create decides.
-  const del = attempt(() => target.deleteBatch(existing), existing.length);
+  const del = await attempt(() => target.del(existing), existing.length);
   if (!del) return;
   const retry: Flow[] = [];
   const retryTimeouts: number[] = [];
@@ -196,7 +269,7 @@ function commitChunk(target: CommitTarget, flows: Flow[], timeouts: number[], op
     } else fail(e);
   }
   if (retry.length === 0) return;
-  const again = attempt(() => target.createBatch(retry, { beLiberal: opts.beLiberal, timeouts: retryTimeouts }), retry.length);
+  const again = await attempt(() => target.create(retry, { beLiberal: opts.beLiberal, timeouts: retryTimeouts }), retry.length);
   if (!again) return;
   for (let i = 0; i < retry.length; i++) {
     const e = again[i]!;

@@ -69,8 +69,8 @@ export class CommitRunner {
         beLiberal: !cfg.tcpWindowTracking,
         now,
         timeoutOf: () => this.nextTimeout,
-        onProgress: (n) => {
-          if (n % 65536 < 4096) this.log.debug({ attempted: n }, 'commit progress');
+        onProgress: (k) => {
+          if (k % 65536 < 8192) this.log.debug({ attempted: k }, 'commit progress');
         },
       });
       this.stats.committed += report.committed;
@@ -109,6 +109,7 @@ export class CommitRunner {
       expFailed,
       durationMs: Math.round(report?.durationMs ?? 0),
       maxStallMs: Math.round(report?.maxStallMs ?? 0),
+      pipelined: report?.pipelined ?? false,
     };
     if (failed > 0) this.log.warn(summary, 'commit partial: some entries were refused by the kernel');
     else this.log.info(summary, 'commit done');

@@ -7,6 +7,11 @@
  *  - `deliver(datagrams)` pushes datagrams (e.g. events) to the onBatch handler, slots-at-a-time,
  *    like one wake-up of the real socket.
  *  - `overrun()` simulates ENOBUFS.
+ *  - `sendAsync` completes on a later turn of the event loop (setImmediate), with the replies
+ *    queued just before `done` runs, like the addon's threadpool send; `sendErrno` can refuse a
+ *    datagram (the errno `done` gets; nothing is queued).
+ *  - `pauseDelivery()`: `deliver()`ed datagrams wait in the queue (readNow reads them, like the
+ *    real socket's receive queue) until `resumeDelivery()` delivers what is left.
  */
 import {
   type BatchHandler,
@@ -27,7 +32,14 @@ export class FakeNetlinkSocket implements NetlinkSocket {
   readonly groups = new Set<number>();
   readonly options = new Map<string, number>();
   responder: ((datagram: Buffer) => Buffer[]) | undefined;
+  /** sendAsync: a non-zero errno refuses the datagram (e.g. EMSGSIZE); nothing is answered. */
+  sendErrno: ((datagram: Buffer) => number) | undefined;
+  /** sendAsync calls not completed yet (the real addon runs one per pool thread). */
+  inflight = 0;
+  /** Most sendAsync calls in flight at once so far (pipelining depth seen by tests). */
+  maxInflight = 0;
   closed = false;
+  paused = false;
   private readonly queue: Buffer[] = [];
   private readonly slots: number;
   private readonly slotSize: number;
@@ -75,6 +87,26 @@ export class FakeNetlinkSocket implements NetlinkSocket {
     if (this.responder) for (const d of this.responder(copy)) this.queue.push(d);
   }
 
+  /** The fake "kernel" finishes a sendAsync on the next turn of the loop, just before `done`. */
+  sendsInKernel(): number {
+    return this.inflight;
+  }
+  sendAsync(buf: Buffer, done: (errno: number) => void): void {
+    this.checkOpen();
+    const copy = Buffer.from(buf);
+    this.inflight++;
+    if (this.inflight > this.maxInflight) this.maxInflight = this.inflight;
+    setImmediate(() => {
+      this.inflight--;
+      const errno = this.sendErrno?.(copy) ?? 0;
+      if (errno === 0) {
+        this.sent.push(copy);
+        if (this.responder) for (const d of this.responder(copy)) this.queue.push(d);
+      }
+      done(errno);
+    });
+  }
+
   /** Queues datagrams for the next readNow() without delivering them. */
   enqueue(datagrams: Buffer[]): void {
     for (const d of datagrams) this.queue.push(d);
@@ -93,6 +125,10 @@ export class FakeNetlinkSocket implements NetlinkSocket {
 
   /** Delivers datagrams to the onBatch handler as the real socket would on a wake-up. */
   deliver(datagrams: Buffer[]): void {
+    if (this.paused) {
+      for (const d of datagrams) this.queue.push(d);
+      return;
+    }
     for (let i = 0; i < datagrams.length && !this.closed; i += this.slots) {
       const n = this.fill(datagrams.slice(i, i + this.slots));
       if (!this.batchCb) continue;
@@ -121,6 +157,14 @@ export class FakeNetlinkSocket implements NetlinkSocket {
 
   onBatch(cb: BatchHandler): void {
     this.batchCb = cb;
+  }
+  pauseDelivery(): void {
+    this.paused = true;
+  }
+  resumeDelivery(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.deliver(this.queue.splice(0));
   }
   onOverrun(cb: (n: number) => void): void {
     this.overrunCb = cb;

@@ -50,6 +50,18 @@ export interface NetlinkSocket {
   /** One synchronous sendmsg to the kernel of a buffer holding one or more messages. */
   send(buf: Buffer): void;
   /**
+   * The same sendmsg on a worker thread: `done(errno)` runs on the JS thread once the kernel
+   * has processed the datagram (0 = sent; replies are then queued for readNow). The bytes of
+   * `buf` must stay unchanged until `done` runs. Lets JS work (encoding the next batch) overlap
+   * the kernel's, which for a ctnetlink batch is most of the cost.
+   */
+  sendAsync(buf: Buffer, done: (errno: number) => void): void;
+  /**
+   * sendAsync calls whose sendmsg has not returned yet (the kernel is still working on them),
+   * known before their `done` has run.
+   */
+  sendsInKernel(): number;
+  /**
    * Synchronously reads what is queued (waiting up to timeoutMs when nothing is) into the
    * shared area and calls `cb` once per read round; returns the number of datagrams read.
    * Reads at most `maxRounds` rounds (default: until the queue is empty).
@@ -61,6 +73,13 @@ export interface NetlinkSocket {
   onOverrun(cb: (overruns: number) => void): void;
   /** Other asynchronous socket errors (rare); the socket keeps running. */
   onError(cb: (err: Error) => void): void;
+  /**
+   * Stops / restarts asynchronous delivery (onBatch) without leaving any group: while paused
+   * the kernel keeps queueing into the receive buffer (up to SO_RCVBUF, then ENOBUFS, reported
+   * after resume). No-ops when delivery was never started.
+   */
+  pauseDelivery(): void;
+  resumeDelivery(): void;
   close(): void;
   /** Implementation counters for diagnostics and tests (e.g. pollErrors, truncated). */
   diagnostics?(): Record<string, number>;
@@ -91,6 +110,8 @@ interface NativeSocket {
   setsockopt(level: number, opt: number, value: number): void;
   getsockopt(level: number, opt: number): number;
   send(buf: Uint8Array, off?: number, len?: number): number;
+  sendAsync(buf: Uint8Array, off: number, len: number, cb: (errno: number, bytes: number) => void): void;
+  readonly sendsInKernel: number;
   readNow(timeoutMs?: number): number;
   start(onBatch: (count: number) => void, onError: (errno: number) => void): void;
   stop(): void;
@@ -151,6 +172,7 @@ class AddonNetlinkSocket implements NetlinkSocket {
   private overrunCb: ((n: number) => void) | undefined;
   private errorCb: ((e: Error) => void) | undefined;
   private started = false;
+  private paused = false;
   private closed = false;
 
   constructor(opts: NetlinkSocketOptions) {
@@ -199,6 +221,19 @@ class AddonNetlinkSocket implements NetlinkSocket {
   send(buf: Buffer): void {
     this.s.send(buf, 0, buf.length);
   }
+  sendsInKernel(): number {
+    return this.s.sendsInKernel;
+  }
+  sendAsync(buf: Buffer, done: (errno: number) => void): void {
+    // a throwing `done` must not become an uncaught exception from the addon (habit 2)
+    this.s.sendAsync(buf, 0, buf.length, (errno) => {
+      try {
+        done(errno);
+      } catch (e) {
+        this.reportError(e);
+      }
+    });
+  }
 
   readNow(cb: BatchHandler, timeoutMs = 0, maxRounds = Number.POSITIVE_INFINITY): number {
     let total = 0;
@@ -224,9 +259,24 @@ class AddonNetlinkSocket implements NetlinkSocket {
     this.errorCb = cb;
   }
 
+  pauseDelivery(): void {
+    if (!this.started || this.paused || this.closed) return;
+    this.paused = true;
+    this.s.stop();
+  }
+  resumeDelivery(): void {
+    if (!this.paused || this.closed) return;
+    this.paused = false;
+    this.arm();
+  }
+
   private start(): void {
     if (this.started || this.closed) return;
     this.started = true;
+    if (!this.paused) this.arm();
+  }
+
+  private arm(): void {
     // Exceptions from user callbacks are caught here (ARCHITECTURE habit 2: nothing leaves a
     // socket callback) and reported through onError; the addon would otherwise raise them as
     // uncaught exceptions.

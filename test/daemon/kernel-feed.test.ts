@@ -30,6 +30,7 @@ class FakeKernel {
 
   readonly client = {
     portId: 4242,
+    isOwnOrigin: (pid: number) => pid === 4242 || pid === 4243,
     subscribe: (h: EventHandlers) => {
       this.handlers = h;
     },
@@ -65,7 +66,9 @@ class FakeEngine {
   internal = new Map<string, Flow>();
   sentUpdates = 0;
   sentDeletes = 0;
-  onKernelEvent(kind: 'new' | 'update' | 'destroy', f: Flow): void {
+  selfCaused = 0;
+  onKernelEvent(kind: 'new' | 'update' | 'destroy', f: Flow, self = false): void {
+    if (self) this.selfCaused++;
     if (kind === 'destroy') {
       this.internal.delete(flowKey(f));
       this.sentDeletes++;
@@ -122,4 +125,27 @@ t.test('a resync misses deletes dropped after its dump: another pass follows', a
   const before = feed.stats.resyncs;
   await sleep(1500);
   t.equal(feed.stats.resyncs, before, 'no further resync while nothing is dropped');
+});
+
+t.test('own origin: events from either of our sockets (command, bulk) are applied as self-caused', async (t) => {
+  const k = new FakeKernel();
+  const engine = new FakeEngine();
+  const feed = new KernelFeed({
+    client: k.client as unknown as ConntrackClient,
+    engine: engine as unknown as SyncEngine,
+    clock: systemClock,
+    expectations: false,
+    rcvbuf: 1 << 20,
+    rcvbufMax: 1 << 20,
+    overrunResyncMs: 0,
+    log,
+  });
+  await feed.start();
+  k.handlers.onEvent?.('new', flow(1), 4242); // command socket
+  k.handlers.onEvent?.('new', flow(2), 4243); // bulk socket (commit)
+  k.handlers.onEvent?.('new', flow(3), 0); // the kernel: traffic
+  t.equal(engine.selfCaused, 2);
+  t.equal(feed.stats.ownEvents, 2);
+  t.equal(engine.internal.size, 3, 'all three applied to the internal cache');
+  feed.close();
 });

@@ -178,3 +178,97 @@ t.test('a throwing target fails that chunk only; commit resolves', async (t) => 
   const r = await commitFlows(flaky, Array.from({ length: 30 }, (_, i) => flow(i)), { beLiberal: true, now, chunk: 10 });
   t.match(r, { attempted: 30, committed: 20, failed: 10, failedByReason: { other: 10 }, otherErrnos: { 90: 10 } });
 });
+
+/**
+ * The same toy table behind createBatchAsync/deleteBatchAsync that complete on a later turn of
+ * the event loop (like the client's threadpool sends): commitFlows then pipelines.
+ */
+class AsyncTable extends FakeTable {
+  inflight = 0;
+  maxInflight = 0;
+  private later<T>(f: () => T): Promise<T> {
+    this.inflight++;
+    this.maxInflight = Math.max(this.maxInflight, this.inflight);
+    return new Promise((res) =>
+      setImmediate(() => {
+        this.inflight--;
+        res(f());
+      }),
+    );
+  }
+  createBatchAsync(flows: readonly Flow[], opts?: { timeouts?: ArrayLike<number> }) {
+    return this.later(() => this.createBatch(flows, opts));
+  }
+  deleteBatchAsync(flows: readonly Flow[]) {
+    return this.later(() => this.deleteBatch(flows));
+  }
+}
+
+t.test('pipelined: masters strictly before related, one chunk in the kernel at a time', async (t) => {
+  const k = new AsyncTable();
+  const input = [flow(2001, 1), flow(1), flow(2002, 3), flow(3), flow(4), flow(5), flow(2003, 5)];
+  const r = await commitFlows(k, input, { beLiberal: true, now, chunk: 2 });
+  t.same(k.log, ['c1', 'c3', 'c4', 'c5', 'c2001', 'c2002', 'c2003']);
+  t.match(r, { attempted: 7, committed: 7, failed: 0, pipelined: true });
+  t.equal(k.maxInflight, 1, 'chunks do not overlap in the kernel');
+});
+
+t.test('pipelined: EEXIST replace and failures by reason across several chunks', async (t) => {
+  const k = new AsyncTable();
+  for (const i of [10, 11, 17, 21]) k.table.set(i, flow(i));
+  k.failOnce.set(12, EINVAL);
+  k.failOnce.set(19, ENOMEM); // not full: nomem
+  const input: Flow[] = [];
+  for (let i = 10; i < 30; i++) input.push(flow(i));
+  const timeouts = new Map<number, number>();
+  const r = await commitFlows(k, input, { beLiberal: false, now, chunk: 3, timeoutOf: (f) => (f.orig.sport % 2 ? 33 : undefined) });
+  for (const [sport, f] of k.table) timeouts.set(sport, f.timeout!);
+  t.equal(r.attempted, 20);
+  t.equal(r.replaced, 4, '10, 11, 17, 21 replaced');
+  t.equal(r.failed, 2);
+  t.same(r.failedByReason, { exists: 0, notFound: 0, nomem: 1, tableFull: 0, lost: 0, other: 1 });
+  t.equal(r.committed, 18);
+  t.equal(k.table.size, 18, 'all 20 but the 2 refused (the 4 replaced ones included)');
+  t.notOk(k.table.has(12));
+  t.notOk(k.table.has(19));
+  t.equal(timeouts.get(17), 33, 'a replaced entry gets its timeout override');
+  t.equal(timeouts.get(10), 100, 'no override keeps the flow timeout');
+  t.ok(k.log.indexOf('d17') > k.log.indexOf('c17') && k.log.lastIndexOf('c17') > k.log.indexOf('d17'), 'create, delete, create');
+});
+
+t.test('pipelined: a lost answer (ENOBUFS) and a rejected call are counted, never thrown', async (t) => {
+  const k = new AsyncTable();
+  k.failOnce.set(2, 105);
+  const orig = k.createBatchAsync.bind(k);
+  let calls = 0;
+  k.createBatchAsync = (fs, o) => {
+    calls++;
+    if (calls === 2) return Promise.reject(Object.assign(new Error('closed'), { errno: 9 }));
+    return orig(fs, o);
+  };
+  const r = await commitFlows(k, [1, 2, 3, 4, 5, 6].map((i) => flow(i)), { beLiberal: true, now, chunk: 2 });
+  t.match(r, { attempted: 6, committed: 3, failed: 3, failedByReason: { lost: 0, other: 3 } });
+  t.same(r.otherErrnos, { 105: 1, 9: 2 }, 'ENOBUFS (classified by the target) and the rejected chunk');
+});
+
+t.test('pipelined: a chunk in the kernel completes while the next one is still being collected', async (t) => {
+  const k = new AsyncTable();
+  let completions = 0;
+  const orig = k.createBatchAsync.bind(k);
+  k.createBatchAsync = (fs, o) =>
+    orig(fs, o).then((r) => {
+      completions++;
+      return r;
+    });
+  let seenAtEndOfSecondChunk = -1;
+  function* flows(): Generator<Flow> {
+    for (let i = 0; i < 12288; i++) {
+      if (i === 8191) seenAtEndOfSecondChunk = completions;
+      yield flow(i);
+    }
+  }
+  const r = await commitFlows(k, flows(), { beLiberal: true, now, chunk: 4096 });
+  t.match(r, { attempted: 12288, committed: 12288, failed: 0 });
+  t.ok(seenAtEndOfSecondChunk >= 1, `the first chunk was answered during the collection of the second (${seenAtEndOfSecondChunk})`);
+  t.equal(k.maxInflight, 1);
+});

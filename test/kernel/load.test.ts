@@ -1,7 +1,8 @@
 /**
  * Volume behaviour against the real kernel, each test in its own scratch network namespace:
  * a 100k event burst with the enlarged buffer, an overrun with a tiny buffer (reported, process
- * keeps reading), a streamed dump of 100k entries, and a commit into a full table.
+ * keeps reading), a streamed dump of 100k entries, a commit into a full table, and a pipelined
+ * commit of 20k entries of which 1k replace existing ones.
  */
 import t from 'tap';
 import { createNetns, deleteNetns, runWork } from './fixtures/netns';
@@ -75,4 +76,45 @@ t.test('commit into a full table: failures counted by reason, EEXIST replaced', 
   t.equal(r.report.failedByReason.other, 0);
   t.equal(r.count, r.max, 'table exactly full');
   t.comment(`fill ${r.filled} in ${r.fillMs} ms; longest commit stall ${r.report.maxStallMs} ms`);
+});
+
+t.test('pipelined commit of 20k with 1k already present: each committed once, counts exact', async (t) => {
+  const ns = withNs(t);
+  const r = (await runWork<Record<string, unknown>>(ns, 'pipelinedReplace', { n: 20000, existing: 1000 }, 55000)) as {
+    pre: number;
+    count: number;
+    replacedTimeout: number;
+    gets: number;
+    getErrors: number;
+    batchLost: number;
+    ev: { ownNew: number; ownDestroy: number; foreign: number };
+    report: { attempted: number; committed: number; replaced: number; failed: number; pipelined: boolean };
+  };
+  t.equal(r.pre, 1000, '1k entries created beforehand');
+  t.equal(r.report.pipelined, true, 'the kernel work ran off the JS thread');
+  t.match(r.report, { attempted: 20000, committed: 20000, replaced: 1000, failed: 0 });
+  t.equal(r.count, 20000, 'the table holds exactly the committed entries');
+  t.ok(r.replacedTimeout > 250 && r.replacedTimeout <= 300, `a replaced entry has the committed timeout (${r.replacedTimeout})`);
+  t.equal(r.batchLost, 0, 'no answer lost');
+  t.equal(r.getErrors, 0, `synchronous requests meanwhile (${r.gets}) unaffected`);
+  t.ok(r.gets > 0, 'some ran during the commit');
+  t.same(r.ev, { ownNew: 21000, ownDestroy: 1000, foreign: 0 }, 'every event of the commit recognised as our own (bulk socket port)');
+});
+
+t.test('pipelined commit with a tiny event buffer: the overrun is reported, events flow again after', async (t) => {
+  const ns = withNs(t);
+  const r = (await runWork<Record<string, unknown>>(ns, 'pipelinedOverrun', { n: 20000 }, 55000)) as {
+    report: { committed: number; failed: number };
+    overrunReports: number;
+    statsOverruns: number;
+    duringCommit: number;
+    after: number;
+    count: number;
+  };
+  t.match(r.report, { committed: 20000, failed: 0 }, 'the commit is not affected');
+  t.equal(r.count, 20020);
+  t.ok(r.duringCommit < 20000, `events were lost (${r.duringCommit} of 20000 received)`);
+  t.ok(r.overrunReports >= 1, `overrun reported (${r.overrunReports}x)`);
+  t.equal(r.statsOverruns, r.overrunReports, 'counted in stats');
+  t.equal(r.after, 20, 'afterwards every event arrives: still reading');
 });

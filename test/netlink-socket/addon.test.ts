@@ -1,7 +1,8 @@
 /**
  * The native addon itself (native/nlsock.cc): socket basics and error reporting, a JS exception
  * thrown from a raw poll callback surfacing as an uncaught exception (never an abort) while
- * delivery continues, and unixDgramSend to path and abstract AF_UNIX datagram sockets.
+ * delivery continues, sendAsync on the threadpool (errno to the callback, close with a send in
+ * flight), and unixDgramSend to path and abstract AF_UNIX datagram sockets.
  * Kernel-facing parts run in a scratch network namespace.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -76,6 +77,51 @@ t.test('exception in a raw poll callback: uncaught exception, process survives, 
   const last = JSON.parse(out.trim().split('\n').pop()!);
   t.equal(last.uncaught, 1);
   t.equal(last.calls, 2, 'the socket kept delivering after the exception');
+});
+
+t.test('sendAsync: sendmsg on the threadpool, errno to the callback, close with a send in flight', async (t) => {
+  const ns = createNetns();
+  t.teardown(() => deleteNetns(ns));
+  const script = `
+    const { NlSocket } = require(${JSON.stringify(ADDON)});
+    const s = new NlSocket(12, 8, 8192);
+    const out = {};
+    // NLMSG_NOOP with NLM_F_REQUEST|NLM_F_ACK, seq 77: the kernel answers with an ACK
+    const m = Buffer.alloc(20);
+    m.writeUInt32LE(20, 0); m.writeUInt16LE(1, 4); m.writeUInt16LE(5, 6); m.writeUInt32LE(77, 8);
+    s.sendAsync(m, 0, 20, (errno, bytes) => {
+      out.okErrno = errno; out.bytes = bytes; out.inflightInCb = s.inflight; out.inKernelInCb = s.sendsInKernel;
+      out.replies = s.readNow(0);
+      out.ackType = s.buffer.readUInt16LE(4); out.ackSeq = s.buffer.readUInt32LE(8); out.ackErr = s.buffer.readInt32LE(16);
+      s.setsockopt(1, 7, 4096); // SO_SNDBUF: a 1 MiB datagram is now EMSGSIZE
+      const big = Buffer.alloc(1 << 20);
+      s.sendAsync(big, 0, big.length, (e2) => {
+        out.bigErrno = e2;
+        s.sendAsync(m, 0, 20, (e3) => {
+          out.inFlightAtClose = e3; out.inflightEnd = s.inflight;
+          console.log(JSON.stringify(out));
+        });
+        s.close(); // the fd stays open until that send has returned
+        try { s.readNow(0); } catch (e) { out.closedRead = e.code; }
+        try { s.sendAsync(m, 0, 20, () => {}); } catch (e) { out.closedSend = e.code; }
+      });
+    });
+    out.inflightNow = s.inflight;
+    try { s.sendAsync(m, 0, 64, () => {}); } catch (e) { out.range = e.name; }`;
+  const out = JSON.parse(execFileSync('ip', ['netns', 'exec', ns, 'env', '-u', 'NODE_OPTIONS', process.execPath, '-e', script], { encoding: 'utf8' }));
+  t.equal(out.inflightNow, 1, 'counted in flight right after the call');
+  t.equal(out.range, 'RangeError', 'a range outside the buffer throws at once');
+  t.equal(out.okErrno, 0);
+  t.equal(out.bytes, 20);
+  t.equal(out.inflightInCb, 0, 'done before the callback runs');
+  t.equal(out.inKernelInCb, 0, 'sendmsg returned before the callback runs');
+  t.equal(out.replies, 1, 'the reply is queued when the callback runs');
+  t.same([out.ackType, out.ackSeq, out.ackErr], [2, 77, 0], 'ACK for seq 77');
+  t.equal(out.bigErrno, 90, 'EMSGSIZE reported as errno, not thrown');
+  t.equal(out.closedRead, 'EBADF', 'closed for JS at once');
+  t.equal(out.closedSend, 'EBADF');
+  t.equal(out.inFlightAtClose, 0, 'the send in flight at close() still completed');
+  t.equal(out.inflightEnd, 0);
 });
 
 t.test('unixDgramSend: path and abstract (@) sockets', async (t) => {

@@ -45,7 +45,9 @@ function setup(kernel: (m: NlMsg, i: number) => number | undefined, opts: { batc
     return s;
   };
   const client = new ConntrackClient({ socketFactory: factory, batchSize: opts.batchSize });
+  // opened in the constructor: the command socket, then the bulk socket (async batches)
   const cmd = sockets[0]!;
+  const bulk = sockets[1]!;
   const datagramSizes: number[] = [];
   const ackFlags: boolean[] = [];
   cmd.responder = (d) => {
@@ -62,7 +64,8 @@ function setup(kernel: (m: NlMsg, i: number) => number | undefined, opts: { batc
     });
     return replies;
   };
-  return { client, cmd, sockets, datagramSizes, ackFlags };
+  bulk.responder = cmd.responder;
+  return { client, cmd, bulk, sockets, datagramSizes, ackFlags };
 }
 
 t.test('batch: per-entry errnos matched by seq, ACK only on the last message of a datagram', async (t) => {
@@ -132,7 +135,7 @@ t.test('events: decoded, own changes flagged, bad input counted, overrun reporte
       overruns = n;
     },
   });
-  const ev = sockets[1]!;
+  const ev = sockets[2]!; // after the command and bulk sockets
   t.same([...ev.groups].sort(), [1, 2, 3], 'joined NEW/UPDATE/DESTROY');
   t.equal(ev.getRcvBuf(), 2 * DEFAULT_EVENT_RCVBUF, 'event buffer enlarged to the default');
   const [a, b] = flows(2);
@@ -176,7 +179,7 @@ t.test('a throwing event handler does not break delivery', async (t) => {
     },
     onError: (e) => errors.push(e),
   });
-  const ev = sockets[1]!;
+  const ev = sockets[2]!; // after the command and bulk sockets
   const [a, b] = flows(2);
   ev.deliver([Buffer.concat([eventDatagram(a!, 'create', 0), eventDatagram(b!, 'create', 0)])]);
   t.equal(calls, 2, 'the next event in the same datagram is still delivered');
@@ -222,4 +225,154 @@ t.test('netlinkDrops parses /proc/net/netlink', async (t) => {
   t.equal(netlinkDrops(text, 12, 77), 5);
   t.equal(netlinkDrops(text, 0, 77), undefined, 'other protocol');
   t.equal(netlinkDrops('garbage', 12, 77), undefined);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Asynchronous (pipelined) batches on the bulk socket
+// ---------------------------------------------------------------------------------------------
+
+/** seq of every message of a datagram, in order. */
+function seqsOf(d: Buffer): number[] {
+  const out: number[] = [];
+  forEachNlMsg(d, 0, d.length, (m) => out.push(m.seq));
+  return out;
+}
+
+t.test('async batches: errors land on the right entries across several datagrams', async (t) => {
+  // the kernel fails entries by their global position: EEXIST on every 3rd, ENOENT on the 10th
+  let global = 0;
+  const { client, cmd, bulk, datagramSizes, ackFlags } = setup(() => {
+    const g = global++;
+    if (g === 9) return ENOENT;
+    return g % 3 === 2 ? EEXIST : 0;
+  }, { batchSize: 4 });
+  const res = await client.createBatchAsync(flows(11));
+  t.same(datagramSizes, [4, 4, 3], 'batchSize messages per sendmsg');
+  t.same(ackFlags, [false, false, false, true, false, false, false, true, false, false, true], 'ACK on the last of each datagram');
+  t.same(Array.from(res.errnos), [0, 0, EEXIST, 0, 0, EEXIST, 0, 0, EEXIST, ENOENT, 0]);
+  t.equal(res.ok, 7);
+  t.equal(res.failed, 4);
+  t.equal(bulk.sent.length, 3, 'sent on the bulk socket');
+  t.equal(cmd.sent.length, 0, 'the command socket stays free for synchronous requests');
+  t.equal(bulk.maxInflight, 1, "one datagram in the kernel at a time: replies of two datagrams never mix");
+  // seqs increase across the datagrams (they are encoded ahead, in order)
+  const seqs = bulk.sent.flatMap((d) => seqsOf(d));
+  t.same(seqs, [...seqs].sort((a, b) => a - b), 'seqs in order');
+  t.equal(new Set(seqs).size, 11, 'one seq per entry');
+  t.equal(client.stats.batchFailures, 4);
+  t.equal(client.stats.batchEntries, 11);
+});
+
+t.test('async batches: a lost final ACK costs only that datagram (ENOBUFS), the next ones map normally', async (t) => {
+  let global = 0;
+  const { client } = setup(() => {
+    const g = global++;
+    if (g === 1) return ENOENT; // answered error in datagram 1
+    if (g === 3) return undefined; // final ACK of datagram 1 lost
+    if (g === 6) return EEXIST; // datagram 2
+    return 0;
+  }, { batchSize: 4 });
+  const t0 = Date.now();
+  const res = await client.deleteBatchAsync(flows(10));
+  t.ok(Date.now() - t0 < 2000, 'returns promptly');
+  t.same(Array.from(res.errnos), [ENOBUFS, ENOENT, ENOBUFS, ENOBUFS, 0, 0, EEXIST, 0, 0, 0]);
+  t.equal(client.stats.batchLost, 3);
+  t.equal(res.failed, 5);
+});
+
+t.test('async batches: a refused datagram fails its entries only; the run goes on', async (t) => {
+  const { client, bulk } = setup(() => 0, { batchSize: 2 });
+  let n = 0;
+  bulk.sendErrno = () => (++n === 2 ? 90 /* EMSGSIZE */ : 0);
+  const res = await client.createBatchAsync(flows(6), { timeouts: [5, -1, 7, -1, -1, 9] });
+  t.same(Array.from(res.errnos), [0, 0, 90, 90, 0, 0]);
+  t.equal(res.failed, 2);
+});
+
+t.test('async batches: concurrent runs are serialised; results stay with their run', async (t) => {
+  let global = 0;
+  // run 1 has 5 entries (global 0-4), run 2 has 3 (global 5-7): fail global 1 and 6
+  const { client, bulk } = setup(() => {
+    const g = global++;
+    return g === 1 || g === 6 ? EEXIST : 0;
+  }, { batchSize: 2 });
+  const [r1, r2] = await Promise.all([client.createBatchAsync(flows(5)), client.deleteBatchAsync(flows(3))]);
+  t.same(Array.from(r1.errnos), [0, EEXIST, 0, 0, 0]);
+  t.same(Array.from(r2.errnos), [0, EEXIST, 0]);
+  t.equal(bulk.maxInflight, 1, 'never two datagrams in flight');
+  t.same((await client.createBatchAsync([])).errnos.length, 0, 'an empty run resolves');
+});
+
+t.test('async batches: closing the client meanwhile rejects, never hangs', async (t) => {
+  const { client } = setup(() => 0, { batchSize: 2 });
+  const p = client.createBatchAsync(flows(6));
+  client.close();
+  await t.rejects(p, /closed/);
+  await t.rejects(async () => client.createBatchAsync(flows(1)), /closed/);
+});
+
+t.test('own origin: events from the command and from the bulk socket are both ours', async (t) => {
+  const { client, cmd, bulk, sockets } = setup(() => 0);
+  t.not(cmd.portId, bulk.portId);
+  t.same(client.ownPortIds, [cmd.portId, bulk.portId]);
+  t.ok(client.isOwnOrigin(cmd.portId));
+  t.ok(client.isOwnOrigin(bulk.portId));
+  t.notOk(client.isOwnOrigin(0), 'the kernel (0) is never us');
+  t.notOk(client.isOwnOrigin(4242));
+  const got: string[] = [];
+  client.subscribe({ onEvent: (k, f, pid) => got.push(`${k}:${f.orig.sport}:${client.isOwnOrigin(pid) ? 'own' : pid}`) });
+  const ev = sockets[2]!;
+  const [a, b, c] = flows(3);
+  ev.deliver([eventDatagram(a!, 'create', cmd.portId), eventDatagram(b!, 'create', bulk.portId), eventDatagram(c!, 'create', 0)]);
+  t.same(got, ['new:1000:own', 'new:1001:own', 'new:1002:0']);
+  t.equal(client.stats.ownEvents, 2);
+});
+
+t.test('async batches: the events they cause are read between datagrams, the rest after; overruns reported', async (t) => {
+  const { client, bulk, sockets } = setup(() => 0, { batchSize: 2 });
+  const seen: { sport: number; sentSoFar: number }[] = [];
+  let overruns = 0;
+  client.subscribe({
+    onEvent: (_k, f) => seen.push({ sport: f.orig.sport, sentSoFar: bulk.sent.length }),
+    onOverrun: () => overruns++,
+  });
+  const ev = sockets[2]!;
+  const fs = flows(6);
+  // the "kernel" raises one NEW event per created entry, as the real one does inside sendmsg
+  const inner = bulk.responder!;
+  bulk.responder = (d) => {
+    forEachNlMsg(d, 0, d.length, (m) => {
+      const i = (m.seq - seqBase) >>> 0;
+      ev.deliver([eventDatagram(fs[i]!, 'create', bulk.portId)]);
+    });
+    return inner(d);
+  };
+  // the first read between datagrams meets ENOBUFS (the addon counts it and reads on)
+  const evRead = ev.readNow.bind(ev);
+  let reads = 0;
+  ev.readNow = (cb, timeoutMs, maxRounds) => {
+    if (++reads === 1) ev.overruns++;
+    return evRead(cb, timeoutMs, maxRounds);
+  };
+  let seqBase = 0;
+  const first = bulk.sendAsync.bind(bulk);
+  bulk.sendAsync = (buf, done) => {
+    if (seqBase === 0) seqBase = buf.readUInt32LE(8);
+    first(buf, done);
+  };
+  const res = await client.createBatchAsync(fs);
+  t.equal(res.ok, 6);
+  t.ok(ev.paused === false, 'delivery resumed after the run');
+  t.same(
+    seen.map((s) => s.sport),
+    fs.map((f) => f.orig.sport),
+    'every event handled once, in order',
+  );
+  t.ok(seen[0]!.sentSoFar < 3, `the first events were handled before the last datagram went out (${seen[0]!.sentSoFar})`);
+  t.ok(reads >= 1, `events read between datagrams (${reads} reads)`);
+  t.equal(overruns, 1, 'an overrun met while reading between datagrams is reported');
+  t.equal(client.stats.overruns, 1);
+  // polled delivery again
+  ev.deliver([eventDatagram(fs[0]!, 'update', 0)]);
+  t.equal(seen.length, 7, 'delivered by the poller after the run');
 });
