@@ -31,6 +31,11 @@ async function main(): Promise<number> {
   // --bursts=N[,N…]: override the plain/NAT burst sizes (e.g. one 100k commit measurement)
   const bursts = flags.get('bursts');
   if (bursts) plan.bursts = plan.natBursts = bursts.split(',').map((x) => Number(x));
+  // --rates=R[,R…] and --seconds=S: override the steady workloads (e.g. one 50k/s lag measurement)
+  const rates = flags.get('rates');
+  if (rates) plan.rates = rates.split(',').map((x) => Number(x));
+  const seconds = flags.get('seconds');
+  if (seconds) plan.seconds = Number(seconds);
   const sched = (flags.get('sched') ?? 'rr99') as SchedMode;
   if (sched !== 'other' && sched !== 'rr99') throw new Error('--sched other|rr99');
   // --warmup=N: entries synced and flushed before each measured burst (0 = cold daemons)
