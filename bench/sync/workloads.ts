@@ -377,6 +377,8 @@ export async function steady(o: RigOptions, rate: number, seconds: number, pool:
     delete f.memB_B_per_entry;
     f.cpuA_pct = round(((s1.cpuA - s0.cpuA) / ((s1.t - s0.t) / 1000)) * 100, 1);
     f.cpuB_pct = round(((s1.cpuB - s0.cpuB) / ((s1.t - s0.t) / 1000)) * 100, 1);
+    f.sysA_pct = round(((s1.sysA - s0.sysA) / ((s1.t - s0.t) / 1000)) * 100, 1);
+    f.sysB_pct = round(((s1.sysB - s0.sysB) / ((s1.t - s0.t) / 1000)) * 100, 1);
     if (existsSync(pcap) && existsSync(injLog)) {
       const lag = lagReport(JSON.parse(readFileSync(injLog, 'utf8')) as InjectLog, pcap, r.pair.addrA);
       f.lag_p50_ms = round(lag.p50, 2);
