@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createCipheriv } from 'node:crypto';
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
-import { AF_INET } from '../src/flow/address';
+import { AF_INET, ipv4 } from '../src/flow/address';
 import { type Flow, IPPROTO, makeTuple } from '../src/flow/flow';
 import { Envelope, ENVELOPE_OVERHEAD } from '../src/sync/envelope/envelope';
 import {
@@ -30,7 +30,7 @@ const MTU = 1500;
 
 function plain(i: number): Flow {
   return {
-    orig: makeTuple({ family: AF_INET, src: (0x0a630000 + i) >>> 0, dst: 0xac1f0101, proto: IPPROTO.TCP, sport: 10000 + (i >>> 16), dport: 443 }),
+    orig: makeTuple({ family: AF_INET, src: ipv4(0x0a630000 + i), dst: ipv4(0xac1f0101), proto: IPPROTO.TCP, sport: 10000 + (i >>> 16), dport: 443 }),
     status: 0xe,
     timeout: 600,
     mark: 0,

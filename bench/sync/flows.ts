@@ -8,12 +8,14 @@
  *
  * Addresses are never configured on any interface: these entries only live in conntrack tables.
  */
-import { AF_INET } from '../../src/flow/address';
+import { AF_INET, ipv4 } from '../../src/flow/address';
 import { type Flow, IPPROTO, IPS, invertTuple, makeTuple } from '../../src/flow/flow';
 
+// Addresses in the internal signed form (src/flow/address.ts ipv4()); SRC_BASE stays a u32 for
+// the index arithmetic below.
 const SRC_BASE = ((10 << 24) | (96 << 16)) >>> 0;
-const DST = ((10 << 24) | (97 << 16) | 1) >>> 0;
-const DNAT = ((10 << 24) | (97 << 16) | (1 << 8) | 1) >>> 0;
+const DST = ipv4((10 << 24) | (97 << 16) | 1);
+const DNAT = ipv4((10 << 24) | (97 << 16) | (1 << 8) | 1);
 const SNAT_BASE = ((10 << 24) | (98 << 16)) >>> 0;
 export const MAX_FLOWS = 1 << 22;
 
@@ -23,7 +25,7 @@ export const FLOW_TIMEOUT = 7200;
 export function benchFlow(i: number, nat: boolean, mark?: number): Flow {
   const orig = makeTuple({
     family: AF_INET,
-    src: (SRC_BASE + (i >>> 6)) >>> 0,
+    src: ipv4(SRC_BASE + (i >>> 6)),
     dst: DST,
     proto: IPPROTO.TCP,
     sport: 1024 + (i & 63),
@@ -35,7 +37,7 @@ export function benchFlow(i: number, nat: boolean, mark?: number): Flow {
     timeout: FLOW_TIMEOUT,
     tcp: { state: 3 },
   };
-  if (nat) f.nat = { snatAddr: (SNAT_BASE + (i >>> 14)) >>> 0, snatPort: 1024 + (i & 16383), dnatAddr: DNAT };
+  if (nat) f.nat = { snatAddr: ipv4(SNAT_BASE + (i >>> 14)), snatPort: 1024 + (i & 16383), dnatAddr: DNAT };
   else f.reply = invertTuple(orig);
   if (mark !== undefined) f.mark = mark;
   return f;
@@ -43,7 +45,7 @@ export function benchFlow(i: number, nat: boolean, mark?: number): Flow {
 
 /** Index of a bench flow from its original tuple, or -1 for anything else. */
 export function benchIndex(src: number, sport: number, dst: number, dport: number): number {
-  if (dst !== DST || dport !== 80 || sport < 1024 || sport > 1024 + 63) return -1;
+  if (ipv4(dst) !== DST || dport !== 80 || sport < 1024 || sport > 1024 + 63) return -1;
   const hi = (src >>> 0) - SRC_BASE;
   if (hi < 0 || hi >= MAX_FLOWS >>> 6) return -1;
   return hi * 64 + (sport - 1024);

@@ -139,11 +139,11 @@ function decodeTuple(buf: Buffer, start: number, end: number, family: Family, st
         while (ip.next()) {
           switch (ip.type) {
             case CTA_IP.V4_SRC:
-              src = ip.u32be();
+              src = ip.i32be(); // signed: flow/address.ts
               fam = AF_INET;
               break;
             case CTA_IP.V4_DST:
-              dst = ip.u32be();
+              dst = ip.i32be();
               fam = AF_INET;
               break;
             case CTA_IP.V6_SRC:
@@ -427,8 +427,8 @@ function decodeNat(it: NlAttrIter, nat: NatInfo, src: boolean, st: CtDecodeStats
   while (n.next()) {
     switch (n.type) {
       case CTA_NAT.V4_MINIP:
-        if (src) nat.snatAddr = n.u32be();
-        else nat.dnatAddr = n.u32be();
+        if (src) nat.snatAddr = n.i32be(); // signed: flow/address.ts
+        else nat.dnatAddr = n.i32be();
         break;
       case CTA_NAT.V6_MINIP:
         if (src) nat.snatAddr = n.addr6();
@@ -510,7 +510,7 @@ export function decodeConntrack(buf: Buffer, off: number, end: number, family: n
         flow.use = it.u32be();
         break;
       case CTA.ID:
-        flow.id = it.u32be();
+        flow.id = it.i32be(); // kernel id, signed like addresses (flow/address.ts u32id)
         break;
       case CTA.SECMARK:
         flow.secmark = it.u32be();
@@ -610,7 +610,7 @@ export function decodeExpectation(buf: Buffer, off: number, end: number, family:
         e.timeout = it.u32be();
         break;
       case CTA_EXPECT.ID:
-        e.id = it.u32be();
+        e.id = it.i32be(); // signed (flow/address.ts u32id)
         break;
       case CTA_EXPECT.HELP_NAME:
         e.helper = it.str();

@@ -129,7 +129,7 @@ export function formatConntrackLine(flow: Flow, opts: FormatOpts = {}): string {
   }
   if (f.helper !== undefined) s += `helper=${f.helper} `;
   if (f.use !== undefined) s += `use=${f.use} `;
-  if (opts.showId && f.id !== undefined) s += `id=${f.id} `;
+  if (opts.showId && f.id !== undefined) s += `id=${f.id >>> 0} `; // kept signed (flow/address.ts)
   if (opts.labelNames && f.labels) {
     const names: string[] = [];
     for (const bit of labelBits(f.labels)) {
@@ -224,6 +224,11 @@ function jsonValue(key: string, v: unknown): Json | undefined {
     for (const [k, x] of Object.entries(v)) {
       if ((k === 'snatAddr' || k === 'dnatAddr') && (typeof x === 'number' || typeof x === 'string')) {
         out[k] = formatAddr(x);
+        continue;
+      }
+      // kernel ids are kept signed internally (flow/address.ts u32id); print the kernel's u32
+      if (k === 'id' && typeof x === 'number') {
+        out[k] = x >>> 0;
         continue;
       }
       const j = jsonValue(k, x);

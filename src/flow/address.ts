@@ -1,9 +1,21 @@
 /**
  * Addresses stay numeric-ish on the hot path (research/netlink-measurements.md §2: turning
  * addresses into text costs 2-2.5x the whole parse):
- *  - IPv4: an unsigned 32-bit number (network order read as big-endian u32);
+ *  - IPv4: a SIGNED 32-bit integer, the network-order bytes read as a big-endian i32
+ *    (`ipv4(u32)` = `u32 | 0`). Signed, not unsigned: V8 keeps integers >= 2^31 as heap
+ *    numbers (a 16-byte allocation the GC copies) instead of small integers, and every address
+ *    >= 128.0.0.0 (192.168/16, 172.16/12, most public space) would pay that on the hot paths.
+ *    Every producer (ctnetlink/wire decoders, parseAddr, test/bench builders) must normalise
+ *    with ipv4() so equal addresses are === and hash alike; a value that leaves as a number
+ *    (text, JSON) goes out as `a >>> 0`; byte stores (`a >>> 24`, `a & 0xff`) work on either.
+ *    Never build a tuple-shaped literal ({family, src, dst, ...}) from a raw u32 >= 2^31, not
+ *    even in a test or bench: literals with the same property order share V8 maps, and one
+ *    heap-number store turns the field representation to Double, which boxes src/dst in EVERY
+ *    tuple of the process (measured: +64 B per cached flow). makeTuple() normalises the values
+ *    for correctness, but only the caller can keep its own literal unboxed.
  *  - IPv6: a 16-character latin1 "binary string" holding the 16 raw bytes.
  * Both compare with ===, hash well as Map keys, and copy straight to/from network buffers.
+ * Kernel conntrack/expectation ids (CTA_ID, random u32s) are kept signed the same way (u32id).
  */
 export type Addr = number | string;
 
@@ -11,8 +23,18 @@ export const AF_INET = 2;
 export const AF_INET6 = 10;
 export type Family = typeof AF_INET | typeof AF_INET6;
 
+/** The internal IPv4 form of a u32 address (any number whose low 32 bits are the address). */
+export function ipv4(u32: number): number {
+  return u32 | 0;
+}
+
+/** The internal form of a kernel conntrack/expectation id (CTA_ID): signed like ipv4(). */
+export function u32id(u32: number): number {
+  return u32 | 0;
+}
+
 export function readAddr(buf: Buffer, off: number, family: Family): Addr {
-  return family === AF_INET ? buf.readUInt32BE(off) : buf.toString('latin1', off, off + 16);
+  return family === AF_INET ? buf.readInt32BE(off) : buf.toString('latin1', off, off + 16);
 }
 
 /** Writes the address at off and returns the next offset. */
@@ -73,7 +95,7 @@ export function parseAddr(text: string): Addr {
     if (!/^\d{1,3}$/.test(p) || Number(p) > 255) throw new Error(`invalid IPv4 address '${text}'`);
     v = v * 256 + Number(p);
   }
-  return v;
+  return ipv4(v);
 }
 
 function parseIPv6(text: string): string {
@@ -124,8 +146,9 @@ export function cidrContains(c: Cidr, a: Addr): boolean {
   if (typeof c.addr !== typeof a) return false;
   if (typeof a === 'number') {
     if (c.prefix === 0) return true;
-    const mask = (0xffffffff << (32 - c.prefix)) >>> 0;
-    return ((a & mask) >>> 0) === (((c.addr as number) & mask) >>> 0);
+    // both sides masked in int32 arithmetic, so signed and (legacy) unsigned inputs agree
+    const mask = -1 << (32 - c.prefix);
+    return (a & mask) === ((c.addr as number) & mask);
   }
   const ca = c.addr as string;
   let bits = c.prefix;

@@ -9,7 +9,7 @@
  *    (spec §3.3);
  *  - addresses follow flow/address.ts.
  */
-import type { Addr, Family } from './address';
+import { type Addr, type Family, ipv4 } from './address';
 
 export const IPPROTO = {
   ICMP: 1,
@@ -158,7 +158,7 @@ export interface Expectation {
 }
 
 export function makeTuple(partial: Partial<Tuple> & Pick<Tuple, 'family' | 'src' | 'dst' | 'proto'>): Tuple {
-  return {
+  const t: Tuple = {
     sport: 0,
     dport: 0,
     icmpType: 0,
@@ -166,6 +166,10 @@ export function makeTuple(partial: Partial<Tuple> & Pick<Tuple, 'family' | 'src'
     icmpId: 0,
     ...partial,
   };
+  // IPv4 addresses are signed int32 (address.ts): accept a u32 from any caller, keep one form
+  if (typeof t.src === 'number') t.src = ipv4(t.src);
+  if (typeof t.dst === 'number') t.dst = ipv4(t.dst);
+  return t;
 }
 
 export function hasPorts(proto: number): boolean {

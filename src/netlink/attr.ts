@@ -154,6 +154,17 @@ export class NlAttrIter {
     return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
   }
 
+  /**
+   * The same 4 bytes as a signed i32 (always a V8 small integer): IPv4 addresses and conntrack
+   * ids are kept signed (flow/address.ts), so decoding them never allocates a heap number.
+   */
+  i32be(): number {
+    this.expect(4);
+    const b = this.buf;
+    const p = this.start;
+    return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+  }
+
   u16le(): number {
     this.expect(2);
     return this.buf.readUInt16LE(this.start);

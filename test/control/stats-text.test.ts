@@ -22,7 +22,7 @@ import {
   formatUptime,
   type LinkInfo,
 } from '../../src/control/stats-text';
-import { AF_INET, AF_INET6, parseAddr } from '../../src/flow/address';
+import { AF_INET, AF_INET6, parseAddr, u32id } from '../../src/flow/address';
 import { type Expectation, type Flow, IPS, invertTuple, makeTuple } from '../../src/flow/flow';
 
 const golden = (name: string) => readFileSync(join(__dirname, 'fixtures', `${name}.txt`), 'utf8');
@@ -175,7 +175,7 @@ const icmp: Flow = {
   orig: makeTuple({ family: AF_INET, src: v4('192.168.1.12'), dst: v4('8.8.8.8'), proto: 1, icmpType: 8, icmpCode: 0, icmpId: 77 }),
   status: CONFIRMED,
   mark: 0,
-  id: 2484483432,
+  id: u32id(2484483432), // kernel ids are kept signed (src/flow/address.ts); <id> prints the u32
 };
 const tcp: Flow = {
   orig: makeTuple({ family: AF_INET, src: v4('192.168.1.10'), dst: v4('8.8.8.8'), proto: 6, sport: 40000, dport: 443 }),

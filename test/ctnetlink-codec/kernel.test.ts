@@ -236,3 +236,62 @@ t.test('ctnetlink accepts our requests (real kernel, scratch netns)', async (t) 
   const doneSeen = send([one((b) => encodeDumpRequest(b, 81))]).some((m) => m.type === NLMSG_DONE);
   t.ok(doneSeen, 'dump of an empty table ends with NLMSG_DONE');
 });
+
+// IPv4 addresses >= 128.0.0.0 and kernel ids >= 2^31 are kept as signed int32 internally
+// (src/flow/address.ts): what the real kernel returns must equal what parseAddr gives for the
+// same text, and our -L text (ids included) must equal conntrack(8)'s for the same table.
+t.test('high addresses and ids: kernel round trip matches parseAddr and conntrack -L -o id', async (t) => {
+  sh('ip', ['netns', 'add', NS]);
+  t.teardown(() => {
+    try {
+      sh('ip', ['netns', 'del', NS]);
+    } catch {
+      // already gone
+    }
+  });
+  const high: Flow[] = [];
+  for (let i = 0; i < 16; i++) {
+    high.push({ orig: tcp(2000 + i, `192.168.${i}.10`, '198.51.100.1', 443), status: ESTAB, timeout: 300, tcp: { state: 3 } });
+  }
+  high.push({ orig: tcp(3000, '172.16.0.1', '255.255.255.254'), status: ESTAB, timeout: 300, tcp: { state: 3 }, nat: { snatAddr: A('203.0.113.250'), snatPort: 4000 } });
+  high.push({ orig: tcp(3001, '192.168.200.1', '10.9.0.2'), status: ESTAB, timeout: 300, tcp: { state: 3 }, nat: { dnatAddr: A('172.31.255.254'), dnatPort: 8080 } });
+  const res = errnoBySeq(
+    send([
+      one((b) => {
+        for (const [i, f] of high.entries()) encodeConntrack(b, f, 'create', 300 + i, { ack: true });
+      }),
+    ]),
+  );
+  t.same(
+    high.map((_f, i) => res.get(300 + i)),
+    high.map(() => 0),
+    'every create acknowledged with 0',
+  );
+  const table = dump();
+  t.equal(table.length, high.length);
+  for (const f of high) {
+    const k = table.find((x) => x.orig.sport === f.orig.sport);
+    t.ok(k, `entry sport ${f.orig.sport} dumped`);
+    if (!k) continue;
+    t.equal(k.orig.src, f.orig.src, 'kernel source === parseAddr source');
+    t.equal(k.orig.dst, f.orig.dst, 'kernel destination === parseAddr destination');
+    t.ok((k.orig.src as number) === ((k.orig.src as number) | 0) && k.id === (k.id! | 0), 'address and id decoded as int32');
+    if (f.nat) t.same(natFromReply(k), f.nat, 'NAT address from the kernel === parseAddr');
+  }
+  t.ok(
+    table.some((f) => f.id! < 0),
+    'some kernel id is >= 2^31 (random ids: 18 entries all below has odds 2^-18)',
+  );
+  // same text as conntrack(8) for the whole table (order: conntrack's own dump order = ours),
+  // minus the remaining-timeout field, which may tick between the two dumps
+  const noTimeout = (l: string) => l.trimEnd().replace(/^(tcp +6 )\d+ /, '$1');
+  const theirs = sh('ip', ['netns', 'exec', NS, 'conntrack', '-L', '-o', 'id'])
+    .split('\n')
+    .filter((l) => l.startsWith('tcp'))
+    .map(noTimeout);
+  t.same(
+    table.map((f) => noTimeout(formatConntrackLine(f, { showId: true }))),
+    theirs,
+    'formatConntrackLine -o id equals conntrack -L -o id',
+  );
+});

@@ -25,6 +25,7 @@ import {
   putU16Host,
   putU32,
   readCString,
+  readI32,
   readU16,
   readU16Host,
   readU32,
@@ -327,7 +328,7 @@ export function checkAttr(buf: Buffer, p: number, end: number, sizes: Int8Array,
 }
 
 function readAddrAt(buf: Buffer, p: number, family: Family): Addr {
-  return family === AF_INET ? readU32(buf, p) : buf.toString('latin1', p, p + 16);
+  return family === AF_INET ? readI32(buf, p) : buf.toString('latin1', p, p + 16);
 }
 
 /**
@@ -386,8 +387,8 @@ export function decodeCtBody(buf: Buffer, off: number, end: number, opts: WireOp
     switch (id) {
       case NTA.IPV4:
         family = AF_INET;
-        src = readU32(buf, v);
-        dst = readU32(buf, v + 4);
+        src = readI32(buf, v); // addresses are signed (flow/address.ts)
+        dst = readI32(buf, v + 4);
         break;
       case NTA.IPV6:
         family = AF_INET6;
@@ -415,8 +416,8 @@ export function decodeCtBody(buf: Buffer, off: number, end: number, opts: WireOp
         break;
       case NTA.MASTER_IPV4:
         mFamily = AF_INET;
-        mSrc = readU32(buf, v);
-        mDst = readU32(buf, v + 4);
+        mSrc = readI32(buf, v);
+        mDst = readI32(buf, v + 4);
         break;
       case NTA.MASTER_IPV6:
         mFamily = AF_INET6;
@@ -432,11 +433,11 @@ export function decodeCtBody(buf: Buffer, off: number, end: number, opts: WireOp
         break;
       case NTA.SNAT_IPV4:
         nat ??= {};
-        nat.snatAddr = readU32(buf, v);
+        nat.snatAddr = readI32(buf, v);
         break;
       case NTA.DNAT_IPV4:
         nat ??= {};
-        nat.dnatAddr = readU32(buf, v);
+        nat.dnatAddr = readI32(buf, v);
         break;
       case NTA.SNAT_IPV6:
         nat ??= {};

@@ -8,7 +8,7 @@ import { NETHDR_SIZE, NTA_EXP, NTA_EXP_MAX } from './constants';
 import { checkAttr, wirePorts } from './ct';
 import { WireDecodeError } from './errors';
 import { writeHeader } from './header';
-import { putAttr, putPorts, putString, putU8, putU32, readCString, readU16, readU32, stringSpace, type WireOptions, writeU32 } from './options';
+import { putAttr, putPorts, putString, putU8, putU32, readCString, readI32, readU16, readU32, stringSpace, type WireOptions, writeU32 } from './options';
 
 export { DEFAULT_WIRE_OPTIONS, type WireOptions } from './options';
 
@@ -115,8 +115,8 @@ function setPair(t: TupleAcc, buf: Buffer, v: number, v6: boolean): void {
     t.dst = buf.toString('latin1', v + 16, v + 32);
   } else {
     t.family = AF_INET;
-    t.src = readU32(buf, v);
-    t.dst = readU32(buf, v + 4);
+    t.src = readI32(buf, v); // addresses are signed (flow/address.ts)
+    t.dst = readI32(buf, v + 4);
   }
 }
 

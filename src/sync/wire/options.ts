@@ -121,6 +121,11 @@ export function readU32(buf: Buffer, p: number): number {
   return ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
 }
 
+/** Signed big-endian i32: IPv4 addresses are kept signed (flow/address.ts), a small integer. */
+export function readI32(buf: Buffer, p: number): number {
+  return (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
+}
+
 /** String payload up to the first NUL (or the end of the payload). */
 export function readCString(buf: Buffer, p: number, end: number): string {
   let e = p;
