@@ -62,6 +62,26 @@ void RethrowPending(Napi::Env env) {
   napi_fatal_exception(env, exc);
 }
 
+// One datagram to the kernel (nl_pid 0), retried on EINTR. Returns bytes sent, or -1 with errno
+// set. Plain C: safe on a threadpool thread (sendAsync) as well as on the JS thread (send).
+ssize_t SendToKernel(int fd, const uint8_t* data, size_t len) {
+  struct sockaddr_nl dst;
+  memset(&dst, 0, sizeof dst);
+  dst.nl_family = AF_NETLINK;
+  struct iovec iov = {const_cast<uint8_t*>(data), len};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_name = &dst;
+  mh.msg_namelen = sizeof dst;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  ssize_t n;
+  do {
+    n = sendmsg(fd, &mh, 0);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
 class NlSocket : public Napi::ObjectWrap<NlSocket> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -188,20 +208,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       buf_ref_ = Napi::Persistent(buf);
     }
     void Execute() override {
-      struct sockaddr_nl dst;
-      memset(&dst, 0, sizeof dst);
-      dst.nl_family = AF_NETLINK;
-      struct iovec iov = {const_cast<uint8_t*>(data_), len_};
-      struct msghdr mh;
-      memset(&mh, 0, sizeof mh);
-      mh.msg_name = &dst;
-      mh.msg_namelen = sizeof dst;
-      mh.msg_iov = &iov;
-      mh.msg_iovlen = 1;
-      ssize_t n;
-      do {
-        n = sendmsg(fd_, &mh, 0);
-      } while (n < 0 && errno == EINTR);
+      ssize_t n = SendToKernel(fd_, data_, len_);
       if (n < 0) err_ = errno;
       else sent_ = n;
       sock_->in_kernel_.fetch_sub(1, std::memory_order_release);
@@ -294,20 +301,7 @@ class NlSocket : public Napi::ObjectWrap<NlSocket> {
       Napi::RangeError::New(env, "nlsock.send: range outside the buffer").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    struct sockaddr_nl dst;
-    memset(&dst, 0, sizeof dst);
-    dst.nl_family = AF_NETLINK;
-    struct iovec iov = {u8.Data() + off, len};
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_name = &dst;
-    mh.msg_namelen = sizeof dst;
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    ssize_t n;
-    do {
-      n = sendmsg(fd_, &mh, 0);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = SendToKernel(fd_, u8.Data() + off, len);
     if (n < 0) return ThrowErrno(env, errno, "sendmsg");
     return Napi::Number::New(env, static_cast<double>(n));
   }

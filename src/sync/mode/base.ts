@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../../core/clock';
 import { LinkedQueue } from '../queue';
-import type { CtlItem, ModeEvent, ModeHost, RecvVerdict, SyncObject, TxItem } from './types';
+import type { CtlItem, ModeEvent, ModeHost, ReadyReason, RecvVerdict, SyncObject, TxItem } from './types';
 import { newCtlItem } from './types';
 import type { NetHeader } from '../wire/header';
 import { ModeStats } from './stats';
@@ -61,6 +61,20 @@ export abstract class ModeBase {
   /** Receive trackers by sender id (one, id 0, without the envelope). */
   peers(): IterableIterator<RxTracker> {
     return this.trackers.values();
+  }
+
+  /** Whether any peer has been heard since start (a tracker exists once it sent something). */
+  protected peerHeard(): boolean {
+    for (const tr of this.trackers.values()) if (tr.stats.lastRecvAt > 0) return true;
+    return false;
+  }
+
+  /** Why a mode became ready; answeredAt = when the start-up RESYNC was answered (0 = never). */
+  protected readyReasonFor(ready: boolean, answeredAt: number, asked: boolean): ReadyReason | undefined {
+    if (!ready) return undefined;
+    if (answeredAt > 0) return 'answered';
+    if (!asked) return 'notAsked';
+    return this.peerHeard() ? 'peerDidNotAnswer' : 'alone';
   }
 
   hasPending(): boolean {

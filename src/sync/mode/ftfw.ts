@@ -772,16 +772,8 @@ export class FtfwMode extends ModeBase implements SyncMode {
     return t > 0 && this.peerHeard() ? Math.max(t, this.opts.readyPeerWaitMs) : t;
   }
 
-  private peerHeard(): boolean {
-    for (const tr of this.trackers.values()) if (tr.stats.lastRecvAt > 0) return true;
-    return false;
-  }
-
   get readyReason(): ReadyReason | undefined {
-    if (!this.isReady) return undefined;
-    if (this.resyncAnsweredAt > 0) return 'answered';
-    if (!this.opts.startupResync) return 'notAsked';
-    return this.peerHeard() ? 'peerDidNotAnswer' : 'alone';
+    return this.readyReasonFor(this.isReady, this.resyncAnsweredAt, this.opts.startupResync);
   }
 
   onTimer(now: number): void {

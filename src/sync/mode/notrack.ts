@@ -173,16 +173,8 @@ export class NotrackMode extends ModeBase implements SyncMode {
     return this.startedAt + this.opts.readyTimeoutMs;
   }
 
-  private peerHeard(): boolean {
-    for (const tr of this.trackers.values()) if (tr.stats.lastRecvAt > 0) return true;
-    return false;
-  }
-
   get readyReason(): ReadyReason | undefined {
-    if (!this.isReady) return undefined;
-    if (this.answeredAt > 0) return 'answered';
-    if (!this.opts.startupResync) return 'notAsked';
-    return this.peerHeard() ? 'peerDidNotAnswer' : 'alone';
+    return this.readyReasonFor(this.isReady, this.answeredAt, this.opts.startupResync);
   }
 
   onTimer(now: number): void {
