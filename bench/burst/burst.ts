@@ -23,57 +23,43 @@
  * `--commit`: afterwards fwB commits (`-c`) and its kernel table is counted (commit_kernelB).
  * `--node-flags='--max-semi-space-size=32'`: extra node/V8 flags for ctsyncd (experiments).
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { controlJson, controlRequest } from '../../src/control/client';
 import { CTL_REQ } from '../../src/control/protocol';
 import { installCleanup, parseFlags, runId } from '../sync/common';
-import { Daemon, type DaemonKind, liveDaemons, parseCacheCounts, type SchedMode } from '../sync/daemon';
-import { childEnv, nowMs, nsRun, sleep } from '../sync/sh';
+import { Daemon, type DaemonKind, parseCacheCounts, procTimes, type SchedMode } from '../sync/daemon';
+import { nowMs, nsRun, sleep } from '../sync/sh';
 import { kernelCount } from '../sync/topo';
 import { diffAgainstPeer, injectError, lastJson, netlinkFigures, Rig, round } from '../sync/workloads';
 
-const REPO = resolve(__dirname, '..', '..');
 const POLL_MS = 20;
 
 /** A bench Daemon whose ctsyncd runs under `node --cpu-prof` (profile written at SIGTERM). */
 class ProfDaemon extends Daemon {
   profDir = '';
   nodeFlags: string[] = [];
-  override async start(timeoutMs = 15_000): Promise<void> {
-    if ((!this.profDir && this.nodeFlags.length === 0) || this.kind !== 'ctsyncd') return super.start(timeoutMs);
-    const fd = openSync(join(this.dir, 'daemon-prof.log'), 'w');
+
+  private get profiled(): boolean {
+    return this.kind === 'ctsyncd' && (this.profDir !== '' || this.nodeFlags.length > 0);
+  }
+
+  protected override nodeArgs(): string[] {
+    if (!this.profiled) return super.nodeArgs();
     const prof = this.profDir ? ['--cpu-prof', '--cpu-prof-dir', this.profDir, '--cpu-prof-name', `${this.side}.cpuprofile`] : [];
-    const child = spawn('ip', ['netns', 'exec', this.ns, process.execPath, ...prof, ...this.nodeFlags, join(REPO, 'bin', 'ctsyncd'), '-C', this.conf], {
-      stdio: ['ignore', fd, fd],
-      env: childEnv(),
-    });
-    closeSync(fd);
-    this.pid = child.pid ?? 0;
-    liveDaemons.add(this);
-    child.on('exit', (code, sig) => {
-      this.exitCode = code;
-      this.exitSignal = sig;
-    });
-    const end = nowMs() + timeoutMs;
-    while (nowMs() < end) {
-      if (this.client(['-s'], 2000).code === 0) return;
-      await sleep(100);
-    }
-    throw new Error(`${this.name} (profiled) did not start`);
+    return [...prof, ...this.nodeFlags];
+  }
+
+  /** Profiled daemons keep the default scheduling, as this bench always ran them. */
+  protected override applySched(): void {
+    if (!this.profiled) super.applySched();
   }
 }
 
-/** [utime, stime] seconds of a process (/proc/PID/stat fields 14, 15). */
+/** [utime, stime] seconds of a process (children not included). */
 function userSys(pid: number): [number, number] {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return [Number(rest[11]) / 100, Number(rest[12]) / 100];
-  } catch {
-    return [Number.NaN, Number.NaN];
-  }
+  const t = procTimes(`/proc/${pid}/stat`);
+  return [t.utime, t.stime];
 }
 
 function ctlPath(d: Daemon): string {

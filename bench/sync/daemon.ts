@@ -154,9 +154,7 @@ export class Daemon {
     const log = join(this.dir, `daemon-${this.starts}.log`);
     const fd = openSync(log, 'w');
     // `ip netns exec` execs the daemon, so the child's PID is the daemon's own PID.
-    // BN_CTSYNCD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): node flags for ctsyncd
-    // only, to profile the daemon under a workload (bench/commitmem/commit.ts)
-    const nodeArgs = this.kind === 'ctsyncd' ? (process.env.BN_CTSYNCD_NODE_ARGS ?? '').split(' ').filter((x) => x) : [];
+    const nodeArgs = this.kind === 'ctsyncd' ? this.nodeArgs() : [];
     const cmd = nodeArgs.length > 0 ? [process.execPath, ...nodeArgs, daemonBin(this.kind)] : [daemonBin(this.kind)];
     const child = spawn('ip', ['netns', 'exec', this.ns, ...cmd, '-C', this.conf], {
       stdio: ['ignore', fd, fd],
@@ -180,6 +178,14 @@ export class Daemon {
     }
     const tail = existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : '';
     throw new Error(`${this.name} did not start within ${timeoutMs} ms (exit ${this.exitCode ?? this.exitSignal}); log:\n${tail}`);
+  }
+
+  /**
+   * Node flags for a ctsyncd daemon. Default: BN_CTSYNCD_NODE_ARGS (e.g. "--cpu-prof
+   * --cpu-prof-dir=/tmp/prof"), to profile the daemon under a workload (bench/commitmem/commit.ts).
+   */
+  protected nodeArgs(): string[] {
+    return (process.env.BN_CTSYNCD_NODE_ARGS ?? '').split(' ').filter((x) => x);
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`. Waits (bounded) until the process is gone. */
@@ -258,7 +264,7 @@ export class Daemon {
     return procMemory(this.pid);
   }
 
-  private applySched(): void {
+  protected applySched(): void {
     const args = this.sched === 'rr99' ? ['-a', '-r', '-p', '99', String(this.pid)] : ['-a', '-o', '-p', '0', String(this.pid)];
     const r = run('chrt', args);
     if (r.code !== 0) throw new Error(`${this.name}: chrt ${args.join(' ')} failed: ${r.stderr}`);
@@ -281,17 +287,33 @@ export function parseCacheCounts(text: string): { internal: number; external: nu
 
 const CLK_TCK = 100; // getconf CLK_TCK on Linux/x86_64 and arm64
 
-export function procCpuSeconds(pid: number, which: 'all' | 'sys' = 'all'): number {
+/** CPU seconds from a /proc/…/stat file (a process or one of its threads); NaN if gone. */
+export interface ProcTimes {
+  comm: string;
+  utime: number;
+  stime: number;
+  /** Children that were waited for (a daemon may fork for commit/dump). */
+  cutime: number;
+  cstime: number;
+}
+
+export function procTimes(statPath: string): ProcTimes {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the ")" of comm: state is field 3; utime 14, stime 15 (1-based).
+    const s = readFileSync(statPath, 'utf8');
+    // Fields after the ")" of comm: state is field 3; utime 14, stime 15, cutime 16, cstime 17.
     const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    // utime, stime, cutime, cstime: children count too (a daemon may fork for commit/dump).
-    const sys = Number(rest[12]) + Number(rest[14]);
-    return (which === 'sys' ? sys : Number(rest[11]) + Number(rest[13]) + sys) / CLK_TCK;
+    const f = (i: number) => Number(rest[i]) / CLK_TCK;
+    return { comm: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), utime: f(11), stime: f(12), cutime: f(13), cstime: f(14) };
   } catch {
-    return Number.NaN;
+    return { comm: '', utime: Number.NaN, stime: Number.NaN, cutime: Number.NaN, cstime: Number.NaN };
   }
+}
+
+/** utime+stime+cutime+cstime of a process, or only the kernel-mode part (stime+cstime). */
+export function procCpuSeconds(pid: number, which: 'all' | 'sys' = 'all'): number {
+  const t = procTimes(`/proc/${pid}/stat`);
+  const sys = t.stime + t.cstime;
+  return which === 'sys' ? sys : t.utime + t.cutime + sys;
 }
 
 export function procMemory(pid: number): { hwm: number; rss: number } {

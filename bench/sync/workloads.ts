@@ -19,7 +19,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type ConfOptions, Daemon, type DaemonKind, dumpEntries, kernelEntries, type SchedMode } from './daemon';
+import { type ConfOptions, Daemon, type DaemonKind, dumpEntries, kernelEntries, procTimes, type SchedMode } from './daemon';
 import { lastJson, nowMs, nsNodeAsync, type RunResult, sleep } from './sh';
 
 export { lastJson };
@@ -433,16 +433,8 @@ export async function waitConverged(r: Rig, timeoutMs: number): Promise<Converge
 function threadCpu(pid: number): string {
   const out: string[] = [];
   for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
-      const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      const u = Number(rest[11]) / 100;
-      const s = Number(rest[12]) / 100;
-      if (u + s > 0) out.push(`${comm} ${u.toFixed(2)}/${s.toFixed(2)}`);
-    } catch {
-      // thread ended
-    }
+    const c = procTimes(`/proc/${pid}/task/${t}/stat`);
+    if (c.utime + c.stime > 0) out.push(`${c.comm} ${c.utime.toFixed(2)}/${c.stime.toFixed(2)}`);
   }
   return out.join(', ');
 }

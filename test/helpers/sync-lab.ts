@@ -319,3 +319,14 @@ export async function waitFor(fn: () => boolean | Promise<boolean>, timeoutMs: n
 export function normalizeLine(l: string): string {
   return l.replace(/\[active since \d+s\]/, '').replace(/\[expires in \d+s\]/, '').replace(/\s+/g, ' ').trim();
 }
+
+/** A `-i` line reduced to what `-e` shows: conntrackd prints no reply tuple for external entries. */
+export function withoutReply(line: string): string {
+  const toks = line.trim().split(/\s+/);
+  const first = toks.findIndex((x) => x.startsWith('src='));
+  const second = toks.findIndex((x, i) => i > first && x.startsWith('src='));
+  if (first < 0 || second < 0) return toks.join(' ');
+  let end = second;
+  while (end < toks.length && /^(src|dst|sport|dport|type|code|id)=/.test(toks[end]!)) end++;
+  return [...toks.slice(0, second), ...toks.slice(end)].join(' ');
+}
